@@ -1,0 +1,60 @@
+"""NATS-Bench topology space (TSS, = NAS-Bench-201): 15,625 cells on a fixed C=16, N=5 skeleton."""
+
+from __future__ import annotations
+
+import gzip
+from functools import cached_property
+from importlib import resources
+
+from torch import nn
+
+from greenmachine.spaces.base import SearchSpace
+from greenmachine.spaces.cell import ArchStringError, Genotype
+from greenmachine.spaces.network import NatsNetwork
+
+TSS_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+TSS_EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # (source, target) in string order
+
+
+def tss_string(ops: tuple[str, ...]) -> str:
+    """Return the arch string of six edge ops given in TSS_EDGES order."""
+    nodes = [[], [], []]
+    for (src, dst), op in zip(TSS_EDGES, ops, strict=True):
+        nodes[dst - 1].append((op, src))
+    return Genotype(tuple(tuple(n) for n in nodes)).tostr()
+
+
+class NatsTSS(SearchSpace):
+    """Topology space: stem 16, 5 cells at 16, reduction to 32, 5 cells, reduction to 64, 5 cells."""
+
+    name = "nats_tss"
+    size = 15_625
+    channels = 16
+    cells_per_stage = 5
+
+    @cached_property
+    def _archs(self) -> list[str]:
+        # The official index order (NATS-Bench meta_archs), six op codes per line in TSS_EDGES order.
+        text = gzip.decompress(resources.files(__package__).joinpath("nats_tss_archs.txt.gz").read_bytes())
+        return [tss_string(tuple(TSS_OPS[int(c)] for c in line)) for line in text.decode().split()]
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {s: i for i, s in enumerate(self._archs)}
+
+    def arch_string(self, index: int) -> str:
+        return self._archs[self.check_index(index)]
+
+    def index_of(self, arch_str: str) -> int:
+        canonical = Genotype.parse(arch_str).tostr()
+        if canonical not in self._index:
+            raise ArchStringError(
+                f"{arch_str!r} is not a {self.name} arch: it needs 3 nodes with edges from every earlier node, "
+                f"e.g. {self._archs[0]!r}; ops: {', '.join(TSS_OPS)}"
+            )
+        return self._index[canonical]
+
+    def _build(self, arch_str: str, num_classes: int) -> nn.Module:
+        c, n = self.channels, self.cells_per_stage
+        blocks = [("cell", c)] * n + [("reduce", 2 * c)] + [("cell", 2 * c)] * n + [("reduce", 4 * c)] + [("cell", 4 * c)] * n
+        return NatsNetwork(Genotype.parse(arch_str), c, blocks, num_classes)
