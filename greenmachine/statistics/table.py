@@ -1,0 +1,61 @@
+"""Statistics of many archs side by side: what the GP evaluates its programs on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class StatisticsTable:
+    """Per-layer and per-network statistics of N archs, as tensors ready for vectorised programs.
+
+    Attributes:
+        arch_indices: benchmark index of each row, int64 [N].
+        layer: per-layer statistics, name -> float32 [N, L]; L is the deepest network's number of
+            weighted layers (Conv2d and Linear, in forward order); entries past a network's depth are 0.
+        mask: True where a layer exists, bool [N, L].
+        scalar: per-network statistics, name -> float32 [N].
+    """
+
+    arch_indices: np.ndarray
+    layer: dict[str, torch.Tensor]
+    mask: torch.Tensor
+    scalar: dict[str, torch.Tensor]
+
+    def __len__(self) -> int:
+        return int(self.arch_indices.shape[0])
+
+    @property
+    def depth(self) -> int:
+        """Return L, the padded number of layers."""
+        return int(self.mask.shape[1])
+
+    def select(self, rows: np.ndarray | torch.Tensor) -> StatisticsTable:
+        """Return the table restricted to positions `rows` (int [M]) in this table's order."""
+        idx = torch.as_tensor(np.asarray(rows), dtype=torch.long, device=self.mask.device)
+        return StatisticsTable(
+            self.arch_indices[np.asarray(rows)],
+            {k: v[idx] for k, v in self.layer.items()},
+            self.mask[idx],
+            {k: v[idx] for k, v in self.scalar.items()},
+        )
+
+    def rows_of(self, arch_indices: np.ndarray) -> np.ndarray:
+        """Return the row positions of `arch_indices`; raises KeyError naming any arch not in the table."""
+        where = {int(a): i for i, a in enumerate(self.arch_indices)}
+        missing = [int(a) for a in arch_indices if int(a) not in where]
+        if missing:
+            raise KeyError(f"{len(missing)} archs are not in the statistics table, e.g. {missing[:5]}")
+        return np.array([where[int(a)] for a in arch_indices], dtype=np.int64)
+
+    def to(self, device: torch.device | str) -> StatisticsTable:
+        """Return the same table with tensors on `device`."""
+        return StatisticsTable(
+            self.arch_indices,
+            {k: v.to(device) for k, v in self.layer.items()},
+            self.mask.to(device),
+            {k: v.to(device) for k, v in self.scalar.items()},
+        )
