@@ -1,7 +1,11 @@
 """greenmachine: synthesise zero-cost proxies for neural architecture search."""
 
+from greenmachine.data.probe import Probe
+from greenmachine.proxies import PROXIES, score
 from greenmachine.spaces import build_network, get_space
+from greenmachine.statistics import Statistics, StatisticsOptions, compute_statistics
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build_network", "get_space"]
+__all__ = ["PROXIES", "Probe", "Statistics", "StatisticsOptions", "__version__", "build_network", "compute_statistics",
+           "get_space", "score"]

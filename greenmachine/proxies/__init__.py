@@ -1,0 +1,43 @@
+"""Proxies by name (the field's baselines and the proxies greenmachine discovered) and `score`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from torch import nn
+
+from greenmachine.data.probe import Probe
+from greenmachine.errors import GreenmachineError
+from greenmachine.proxies import baselines  # noqa: F401  (registers the baselines)
+from greenmachine.proxies.base import PROXIES, Proxy, register_proxy
+from greenmachine.statistics import STATISTICS, StatisticsOptions, compute_statistics
+from greenmachine.statistics.table import stack_statistics
+
+
+def proxy_statistics(names: Iterable[str]) -> list[str]:
+    """Return the statistics the proxies `names` read, in first-use order; unknown proxies raise."""
+    return list(dict.fromkeys(s for name in names for s in PROXIES[name].statistics))
+
+
+def score(net: nn.Module, probe: Probe, proxies: Iterable[str], options: StatisticsOptions | None = None) -> dict[str, float]:
+    """Return {proxy name: score} of one network, computing only the statistics those proxies read.
+
+    Pool-relative proxies (az_nas) rank archs against each other and raise here: score a set of
+    archs with `greenmachine evaluate` instead, or ask for their components.
+    """
+    proxies = list(proxies)
+    relative = [p for p in proxies if PROXIES[p].pool_relative]
+    if relative:
+        raise GreenmachineError(
+            f"{', '.join(relative)} ranks archs against each other, so it cannot score a single network; "
+            "use `greenmachine evaluate` on a set of archs, or score its components: "
+            + ", ".join(proxy_statistics(relative)))
+    needed = proxy_statistics(proxies)
+    stats = compute_statistics(net, probe, needed, options)
+    layer = [s for s in needed if STATISTICS[s].kind == "layer"]
+    scalar = [s for s in needed if STATISTICS[s].kind == "scalar"]
+    table = stack_statistics([(0, stats.layer, stats.scalar)], layer, scalar)
+    return {name: float(PROXIES[name].evaluate(table)[0]) for name in proxies}
+
+
+__all__ = ["PROXIES", "Proxy", "proxy_statistics", "register_proxy", "score"]

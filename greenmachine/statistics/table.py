@@ -59,3 +59,28 @@ class StatisticsTable:
             self.mask.to(device),
             {k: v.to(device) for k, v in self.scalar.items()},
         )
+
+
+def stack_statistics(rows: list[tuple[int, dict[str, np.ndarray], dict[str, float]]],
+                     layer_names: list[str], scalar_names: list[str]) -> StatisticsTable:
+    """Return a table from per-arch (arch index, per-layer dict, scalar dict) rows, padding layers with 0.
+
+    Args:
+        rows: one entry per arch; per-layer arrays may differ in length between archs; a missing
+            statistic leaves the arch with no layers (per-layer) or NaN (scalar).
+        layer_names: per-layer statistics to keep.
+        scalar_names: scalar statistics to keep.
+    """
+    depth = max((len(v) for _, layer, _ in rows for v in layer.values()), default=0)
+    n = len(rows)
+    mask = torch.zeros((n, depth), dtype=torch.bool)
+    layer_cols = {name: torch.zeros((n, depth), dtype=torch.float32) for name in layer_names}
+    for i, (_, layer, _) in enumerate(rows):
+        for name in layer_names:
+            if name in layer:  # absent when the arch's pass failed: it keeps no layers
+                values = torch.as_tensor(np.asarray(layer[name], dtype=np.float32))
+                layer_cols[name][i, : len(values)] = values
+                mask[i, : len(values)] = True
+    scalar_cols = {name: torch.tensor([float(s.get(name, np.nan)) for _, _, s in rows], dtype=torch.float32)
+                   for name in scalar_names}
+    return StatisticsTable(np.array([a for a, _, _ in rows], dtype=np.int64), layer_cols, mask, scalar_cols)

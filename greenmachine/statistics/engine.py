@@ -1,0 +1,96 @@
+"""compute_statistics: run the passes a set of statistics needs on any network and probe."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from greenmachine.data.probe import Probe
+from greenmachine.energy import EnergyMeter
+from greenmachine.statistics.core import PASSES, STATISTICS, PassContext, StatisticsOptions, find_layers
+
+# Statistics cached by default: everything except the passes that cost several forward/backward
+# passes on their own (grasp's double backward, SWAP's 32 re-initialisations).
+EXPENSIVE_PASSES = ("grasp", "swap")
+
+
+def default_statistics() -> list[str]:
+    """Return the names of the statistics a statistics pass computes unless told otherwise."""
+    return [s for s in STATISTICS.names() if STATISTICS[s].pass_name not in EXPENSIVE_PASSES]
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """The statistics of one network on one probe.
+
+    Attributes:
+        layers: qualified names of the weighted layers (Conv2d, Linear) in forward order, length L.
+        layer: per-layer statistics, name -> float64 [L].
+        scalar: per-network statistics, name -> float.
+        seconds: wall time of each pass that ran.
+        joules: energy of each pass that ran, where an energy meter was given and has a counter.
+    """
+
+    layers: tuple[str, ...]
+    layer: dict[str, np.ndarray]
+    scalar: dict[str, float]
+    seconds: dict[str, float] = field(default_factory=dict)
+    joules: dict[str, float] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> np.ndarray | float:
+        return self.layer[name] if name in self.layer else self.scalar[name]
+
+    def non_finite(self) -> list[str]:
+        """Return the names of statistics holding NaN or an infinity."""
+        bad = [k for k, v in self.layer.items() if not np.all(np.isfinite(v))]
+        return bad + [k for k, v in self.scalar.items() if not np.isfinite(v)]
+
+
+def passes_for(names: Iterable[str]) -> list[str]:
+    """Return the passes needed for `names`, in registration order; unknown names raise UnknownNameError."""
+    needed = {STATISTICS[name].pass_name for name in names}
+    return [p for p in PASSES.names() if p in needed]
+
+
+def compute_statistics(net: nn.Module, probe: Probe, names: Iterable[str] | None = None,
+                       options: StatisticsOptions | None = None, meter: EnergyMeter | None = None) -> Statistics:
+    """Return the statistics `names` (default: `default_statistics()`) of `net` on `probe`.
+
+    Only the passes those statistics need are run. The network is left as it was: passes restore
+    its mode, gradients and buffers, and those that re-initialise or modify weights never touch it.
+    With a `meter`, each pass's energy is recorded where the machine has a counter.
+    """
+    names = list(dict.fromkeys(default_statistics() if names is None else names))
+    options = options or StatisticsOptions()
+    pass_names = passes_for(names)
+    param = next(net.parameters(), None)
+    probe = probe.to(param.device if param is not None else "cpu")
+    ctx = PassContext(net=net, probe=probe, options=options)
+    ctx.layers = find_layers(net, probe)
+    layer: dict[str, np.ndarray] = {}
+    scalar: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    joules: dict[str, float] = {}
+    wanted = set(names)
+    for pass_name in pass_names:
+        energy = meter.joules() if meter is not None else None
+        start = time.perf_counter()
+        produced = PASSES[pass_name].run(ctx)
+        if ctx.device.type == "cuda":
+            torch.cuda.synchronize(ctx.device)
+        seconds[pass_name] = time.perf_counter() - start
+        if energy is not None:
+            joules[pass_name] = meter.joules() - energy
+        for stat, value in produced.items():
+            if stat not in wanted:
+                continue
+            if STATISTICS[stat].kind == "layer":
+                layer[stat] = np.asarray(value, dtype=np.float64)
+            else:
+                scalar[stat] = float(value)
+    return Statistics(tuple(ctx.layers), layer, scalar, seconds, joules)

@@ -1,0 +1,36 @@
+"""GraSP: -theta * (H g), the Hessian-gradient product of the loss, summed over weighted layers."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from greenmachine.statistics.core import PassContext, probe_pass
+
+
+@probe_pass("grasp", produces={
+    "grasp": ("scalar", 1, "GraSP: sum over weighted layers of -w * (H g), T = 1, mean over the probe chunks"),
+}, uses=("halves",))
+def grasp_pass(ctx: PassContext) -> dict[str, object]:
+    """Return GraSP with an exact Hessian-vector product (double backward), chunked like the main pass."""
+    with ctx.borrowed() as net:
+        return _run_grasp(ctx, net)
+
+
+def _run_grasp(ctx: PassContext, net: nn.Module) -> dict[str, object]:
+    weights = [layer.weight for layer in ctx.layer_modules(net)]
+    chunks = max(1, min(ctx.options.halves, ctx.probe.batch_size))
+    batches = list(zip(ctx.probe.inputs.chunk(chunks), ctx.probe.targets.chunk(chunks), strict=True))
+    grad = [torch.zeros_like(w) for w in weights]
+    for x, y in batches:
+        parts = torch.autograd.grad(F.cross_entropy(net(x), y), weights, allow_unused=True)
+        for g, part in zip(grad, parts, strict=True):
+            if part is not None:
+                g += part / chunks
+    for x, y in batches:
+        parts = torch.autograd.grad(F.cross_entropy(net(x), y), weights, create_graph=True, allow_unused=True)
+        z = sum((g * part).sum() for g, part in zip(grad, parts, strict=True) if part is not None)
+        (z / chunks).backward()
+    total = sum(float((-w.detach() * w.grad).sum()) for w in weights if w.grad is not None)
+    return {"grasp": total}

@@ -1,0 +1,59 @@
+"""Small, numerically careful helpers shared by the passes: correlation matrices and their spectra."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+EIG_FLOOR = 1e-8
+
+
+def correlation_from_moments(total: torch.Tensor, outer: torch.Tensor, count: int) -> torch.Tensor:
+    """Return the Pearson correlation [C, C] from sums over observations.
+
+    Args:
+        total: sum of the observations, [C].
+        outer: sum of their outer products, [C, C].
+        count: number of observations.
+
+    Zero-variance variables get zero rows and columns (their NaNs are replaced by 0, as MeCo does).
+    """
+    mean = total / count
+    cov = outer / count - torch.outer(mean, mean)
+    std = cov.diagonal().clamp_min(0).sqrt()
+    corr = cov / torch.outer(std, std)
+    return torch.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def rows_correlation(x: torch.Tensor) -> torch.Tensor:
+    """Return the Pearson correlation [N, N] between the rows of `x` [N, D] (NaN and inf set to 0)."""
+    x = x - x.mean(dim=1, keepdim=True)
+    norm = x.norm(dim=1, keepdim=True)
+    corr = (x @ x.T) / (norm * norm.T)
+    return torch.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def spectrum(matrix: torch.Tensor) -> torch.Tensor:
+    """Return the eigenvalues of a symmetric matrix in ascending order, computed in float64."""
+    return torch.linalg.eigvalsh(matrix.double())
+
+
+def spectrum_summary(eig: torch.Tensor) -> dict[str, float]:
+    """Return min, max, mean log, log condition number and spectral entropy of eigenvalues `eig` [C]."""
+    clamped = eig.clamp_min(EIG_FLOOR)
+    lam_max = float(eig[-1])
+    p = eig.clamp_min(0)
+    total = float(p.sum())
+    if total > 0:
+        p = p / total
+        entropy = float(-(p * torch.log(p.clamp_min(1e-30))).sum())
+    else:
+        entropy = 0.0
+    return {
+        "min": float(eig[0]),
+        "max": lam_max,
+        "logmean": float(torch.log(clamped).mean()),
+        "logcond": math.log(max(lam_max, EIG_FLOOR) / float(clamped[0])),
+        "entropy": entropy,
+    }

@@ -1,0 +1,195 @@
+"""The main probe pass: forward and backward on the probe, split into chunks (ZiCo's batches).
+
+One pass yields the per-layer activation, correlation and gradient statistics and the baselines
+that are functions of them (snip, grad_norm, fisher, plain, zico, nwot, jacov), as defined in
+PROXIES.md. BatchNorm runs in train mode (batch statistics); the loss is cross-entropy on the
+probe's labels, averaged over each chunk; gradient statistics use the mean of the chunks'
+gradients, which is the scale of one chunk-sized batch (NASLib's convention at batch B/halves).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from greenmachine.statistics.core import PassContext, probe_pass
+from greenmachine.statistics.linalg import correlation_from_moments, rows_correlation, spectrum, spectrum_summary
+
+JACOV_K = 1e-5
+
+_LAYER_STATS = {
+    "act_in_frac": ("layer", 1, "fraction of the layer's input entries that are positive"),
+    "act_in_code_entropy": ("layer", 1, "mean binary entropy (nats) of each input unit's on/off code over the probe samples"),
+    "act_out_mean": ("layer", 1, "mean of the layer's output (pre-BN)"),
+    "act_out_std": ("layer", 1, "standard deviation of the layer's output (pre-BN)"),
+    "act_out_entropy": ("layer", 1, "mean over output channels of the Gaussian entropy 0.5 log(2 pi e var_c)"),
+    "corr_min": ("layer", 1, "smallest eigenvalue of the output channels' Pearson correlation over batch and space"),
+    "corr_max": ("layer", 1, "largest eigenvalue of that correlation matrix"),
+    "corr_logmean": ("layer", 1, "mean log eigenvalue of that correlation matrix (eigenvalues floored at 1e-8)"),
+    "corr_logcond": ("layer", 1, "log condition number of that correlation matrix"),
+    "corr_entropy": ("layer", 1, "spectral entropy of that correlation matrix"),
+    "grad_norm_layer": ("layer", 1, "Frobenius norm of the loss gradient w.r.t. the weight"),
+    "snip_layer": ("layer", 1, "sum |g * w| over the weight"),
+    "plain_layer": ("layer", 1, "sum g * w over the weight (signed)"),
+    "fisher_layer": ("layer", 1, "sum over output channels of |0.5 mean_n (sum_hw a * dL/da)^2| times fan-in"),
+    "zico_layer": ("layer", 1, "log sum over weights of mean_m|g_m| / std_m(g_m) across the probe chunks (0 if none)"),
+}
+_SCALARS = {
+    "snip": ("scalar", 1, "SNIP: sum over weighted layers of |g * w|"),
+    "grad_norm": ("scalar", 1, "sum over weighted layers of the gradient's Frobenius norm"),
+    "plain": ("scalar", 1, "sum over weighted layers of g * w (signed)"),
+    "fisher": ("scalar", 1, "Fisher: sum over layers of the channel saliencies times fan-in"),
+    "zico": ("scalar", 1, "ZiCo: sum over layers of log sum mean|g|/std(g) across the probe chunks"),
+    "nwot": ("scalar", 1, "NASWOT: log|det K_H| of the ReLU-code Hamming kernel over the whole probe"),
+    "jacov": ("scalar", 1, "jacov: -sum(log(l + k) + 1/(l + k)), l = eigenvalues of the input-Jacobian correlation of the first chunk"),
+}
+
+
+class _LayerAccumulator:
+    """Running sums for one weighted layer across the probe chunks."""
+
+    def __init__(self) -> None:
+        self.in_active: torch.Tensor | float = 0.0  # per input unit: samples in which it is positive
+        self.samples = 0
+        self.in_numel = 0
+        self.total: torch.Tensor | float = 0.0  # per output channel: sum over observations
+        self.outer: torch.Tensor | float = 0.0  # channels x channels: sum of outer products
+        self.count = 0
+        self.fisher: torch.Tensor | float = 0.0
+        self.grads: list[torch.Tensor] = []
+
+    def forward(self, inp: torch.Tensor, out: torch.Tensor) -> None:
+        self.in_active = self.in_active + (inp > 0).sum(0, dtype=torch.float32)
+        self.samples += inp.shape[0]
+        self.in_numel += inp.numel()
+        x = out.transpose(0, 1).reshape(out.shape[1], -1)  # channels x observations
+        self.total = self.total + x.sum(1, dtype=torch.float64)
+        self.outer = self.outer + (x @ x.T).double()
+        self.count += x.shape[1]
+
+    def backward(self, out: torch.Tensor, grad: torch.Tensor) -> None:
+        g_nk = (out * grad).sum(dim=tuple(range(2, out.dim()))) if out.dim() > 2 else out * grad
+        del_k = g_nk.pow(2).mean(0).mul(0.5)
+        self.fisher = self.fisher + del_k
+
+
+def _binary_entropy(p: torch.Tensor) -> torch.Tensor:
+    q = 1 - p
+    return -(p * torch.log(p.clamp_min(1e-12)) + q * torch.log(q.clamp_min(1e-12)))
+
+
+def _zico_term(grads: list[torch.Tensor]) -> float:
+    """Return log sum mean|g|/std(g) over weights with nonzero std (population std), or 0.0 when there are none."""
+    g = torch.stack(grads)
+    std = (g - g.mean(dim=0)).pow(2).mean(dim=0).sqrt()  # torch.std over a leading dim of 2 is far slower
+    ratio = g.abs().mean(dim=0) / std
+    total = float(ratio[std > 0].sum())
+    return math.log(total) if total > 0 else 0.0
+
+
+def _jacov(jacobians: torch.Tensor) -> float:
+    eig = spectrum(rows_correlation(jacobians.double()))
+    return float(-(torch.log(eig + JACOV_K) + 1.0 / (eig + JACOV_K)).sum())
+
+
+def _nwot(codes: list[list[torch.Tensor]]) -> float:
+    """Return log|det K| of the Hamming kernel from ReLU codes (per chunk, per ReLU call: bool [b, n])."""
+    kernel = None
+    for per_call in zip(*codes, strict=True):
+        c = torch.cat(per_call).to(torch.float32)
+        ones = c.sum(1)
+        k = 2 * (c @ c.T) - ones[:, None] - ones[None, :] + c.shape[1]
+        kernel = k.double() if kernel is None else kernel + k.double()
+    if kernel is None:
+        return float("nan")
+    return float(torch.linalg.slogdet(kernel)[1])
+
+
+@probe_pass("main", produces={**_LAYER_STATS, **_SCALARS}, uses=("halves",))
+def main_pass(ctx: PassContext) -> dict[str, object]:
+    """Run the chunked forward/backward and return the main pass's statistics."""
+    with ctx.borrowed() as net:
+        return _run_main(ctx, net)
+
+
+def _run_main(ctx: PassContext, net: nn.Module) -> dict[str, object]:
+    layers = ctx.layer_modules(net)
+    index = {m: i for i, m in enumerate(layers)}
+    acc = [_LayerAccumulator() for _ in layers]
+    relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
+    codes: list[list[torch.Tensor]] = []  # per chunk: ReLU input codes in call order
+    tensor_hooks = []
+
+    def layer_hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        a = acc[index[module]]
+        out = output.detach()
+        a.forward(inputs[0].detach(), out)
+        if output.requires_grad:
+            tensor_hooks.append(output.register_hook(lambda g, a=a, out=out: a.backward(out, g.detach())))
+
+    def relu_hook(module: nn.Module, inputs: tuple, _output: torch.Tensor) -> None:
+        if inputs[0].dim() >= 2:
+            codes[-1].append((inputs[0].detach() > 0).flatten(1))
+
+    handles = [m.register_forward_hook(layer_hook) for m in layers]
+    handles += [m.register_forward_hook(relu_hook) for m in relus]
+    jacobians = []
+    chunks = max(1, min(ctx.options.halves, ctx.probe.batch_size))
+    try:
+        for x, y in zip(ctx.probe.inputs.chunk(chunks), ctx.probe.targets.chunk(chunks), strict=True):
+            x = x.detach().clone().requires_grad_(True)
+            codes.append([])
+            logits = net(x)
+            F.cross_entropy(logits, y).backward(retain_graph=True)
+            for h in tensor_hooks:
+                h.remove()
+            tensor_hooks.clear()
+            for a, layer in zip(acc, layers, strict=True):
+                a.grads.append(layer.weight.grad.detach().clone() if layer.weight.grad is not None
+                               else torch.zeros_like(layer.weight))
+            net.zero_grad(set_to_none=True)
+            if not jacobians:  # jacov on the first chunk only: NASLib's batch of B/halves
+                (jac,) = torch.autograd.grad(logits.sum(), x)
+                jacobians.append(jac.flatten(1))
+    finally:
+        for h in handles + tensor_hooks:
+            h.remove()
+
+    stats: dict[str, list[float]] = {name: [] for name in _LAYER_STATS}
+    for a, layer in zip(acc, layers, strict=True):
+        w = layer.weight.detach()
+        g = torch.stack(a.grads).mean(0)
+        mean_c = a.total / a.count
+        var_c = (a.outer.diagonal() / a.count - mean_c**2).clamp_min(0)
+        out_mean = float(mean_c.mean())
+        spec = spectrum_summary(spectrum(correlation_from_moments(a.total, a.outer, a.count)))
+        fan_in = w[0].numel()
+        stats["act_in_frac"].append(float(a.in_active.sum()) / a.in_numel)
+        stats["act_in_code_entropy"].append(float(_binary_entropy(a.in_active / a.samples).mean()))
+        stats["act_out_mean"].append(out_mean)
+        stats["act_out_std"].append(math.sqrt(max(float((var_c + mean_c**2).mean()) - out_mean**2, 0.0)))
+        stats["act_out_entropy"].append(float((0.5 * torch.log(2 * math.pi * math.e * var_c + 1e-12)).mean()))
+        for key in ("min", "max", "logmean", "logcond", "entropy"):
+            stats[f"corr_{key}"].append(spec[key])
+        stats["grad_norm_layer"].append(float(g.norm()))
+        stats["snip_layer"].append(float((g * w).abs().sum()))
+        stats["plain_layer"].append(float((g * w).sum()))
+        stats["fisher_layer"].append(float(torch.as_tensor(a.fisher / chunks).abs().sum()) * fan_in)
+        stats["zico_layer"].append(_zico_term(a.grads))
+
+    result: dict[str, object] = {k: np.asarray(v, dtype=np.float64) for k, v in stats.items()}
+    zico_terms = result["zico_layer"]
+    result.update(
+        snip=float(result["snip_layer"].sum()),
+        grad_norm=float(result["grad_norm_layer"].sum()),
+        plain=float(result["plain_layer"].sum()),
+        fisher=float(result["fisher_layer"].sum()),
+        zico=float(zico_terms.sum()),
+        nwot=_nwot(codes),
+        jacov=_jacov(torch.cat(jacobians)),
+    )
+    return result

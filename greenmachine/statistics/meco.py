@@ -1,0 +1,63 @@
+"""MeCo: minimum eigenvalues of feature-map channel correlations on a single probe image."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from greenmachine.statistics.core import PassContext, probe_pass
+from greenmachine.statistics.linalg import rows_correlation, spectrum
+
+
+def _min_eig(feature: torch.Tensor) -> float:
+    """Return the smallest eigenvalue of the channel correlation of one sample's feature map [C, ...]."""
+    rows = feature.reshape(feature.shape[0], -1).double()
+    return float(spectrum(rows_correlation(rows))[0])
+
+
+@probe_pass("meco", produces={
+    "meco_layer": ("layer", 1, "smallest eigenvalue of the layer output's channel correlation on one probe image"),
+    "meco": ("scalar", 1, "MeCo: sum over every executed module of that smallest eigenvalue, one image, train mode"),
+    "meco_opt": ("scalar", 1, "MeCo_opt: sum over modules of (C/8) x smallest eigenvalue of 8 random channels"),
+}, uses=("meco_channels",))
+def meco_pass(ctx: PassContext) -> dict[str, object]:
+    """Return MeCo, MeCo_opt and the per-layer MeCo terms, from one forward on the first probe image."""
+    with ctx.borrowed() as net:
+        return _run_meco(ctx, net)
+
+
+def _run_meco(ctx: PassContext, net: nn.Module) -> dict[str, object]:
+    gen = ctx.generator(salt=11)
+    n_sampled = ctx.options.meco_channels
+    layers = set(ctx.layer_modules(net))
+    layer_terms: dict[nn.Module, float] = {}
+    totals = {"meco": 0.0, "meco_opt": 0.0}
+
+    def hook(module: nn.Module, _inputs: tuple, output) -> None:
+        out = output[0] if isinstance(output, (tuple, list)) else output
+        if not isinstance(out, torch.Tensor) or out.dim() < 2:
+            return
+        feature = out[0].detach()
+        channels = feature.shape[0]
+        term = _min_eig(feature)
+        if np.isfinite(term):
+            totals["meco"] += term
+        if module in layers:
+            layer_terms.setdefault(module, term if np.isfinite(term) else 0.0)
+        picked = torch.randperm(channels, generator=gen, device=gen.device)[:n_sampled]
+        opt = _min_eig(feature[picked]) * channels / len(picked)
+        if np.isfinite(opt):
+            totals["meco_opt"] += opt
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()]
+    try:
+        with torch.no_grad():
+            net(ctx.probe.inputs[:1])
+    finally:
+        for h in handles:
+            h.remove()
+    return {
+        "meco_layer": np.asarray([layer_terms.get(m, 0.0) for m in ctx.layer_modules(net)], dtype=np.float64),
+        **totals,
+    }
