@@ -1,0 +1,45 @@
+"""The `greenmachine` command: one Hydra app per subcommand (`greenmachine <command> [overrides] [--multirun]`)."""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from greenmachine.commands import COMMANDS
+from greenmachine.errors import GreenmachineError
+
+
+def usage() -> str:
+    """Return the top-level help text listing the subcommands."""
+    width = max(map(len, COMMANDS))
+    lines = ["usage: greenmachine <command> [key=value ...] [--multirun] [--cfg job]", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {COMMANDS[name].summary}" for name in COMMANDS]
+    lines += ["", "Each command takes Hydra overrides, e.g. `greenmachine cache space=nats_sss dataset=cifar100 archs=200`;",
+              "`greenmachine <command> --help` lists its config groups and settings."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `greenmachine <command> ...`; returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"greenmachine: unknown command {name!r}; valid: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    run = COMMANDS[name].run
+
+    def task(cfg: DictConfig) -> object:
+        try:
+            return run(cfg)
+        except GreenmachineError as exc:
+            print(f"greenmachine {name}: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+    sys.argv = [f"greenmachine {name}", *rest]
+    hydra.main(config_path="pkg://greenmachine.conf", config_name=name, version_base="1.3")(task)()
+    return 0

@@ -1,0 +1,84 @@
+"""What the commands share: resolve the probe, the cache and the arch selection from plain settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from greenmachine.config import ProbeConfig
+from greenmachine.data import probe_batch
+from greenmachine.data.probe import Probe
+from greenmachine.errors import GreenmachineError
+from greenmachine.paths import cache_dir, data_dir
+from greenmachine.spaces import get_space
+from greenmachine.statistics import STATISTICS, StatisticsOptions, default_statistics
+from greenmachine.statistics.cache import StatisticsCache
+
+# Real probe images that ship with the benchmark data, per dataset (others default to noise).
+AUTO_PROBE_FILES = {"cifar10": "images/cifar10_test_500_jpeg.npz", "cifar10-valid": "images/cifar10_test_500_jpeg.npz"}
+PERMUTATION_SEED = 0
+
+
+def probe_source(dataset: str, source: str, data: str | Path | None) -> str:
+    """Return the concrete probe source for `source`, resolving `auto` per dataset (real images or noise)."""
+    if source != "auto":
+        return source
+    if dataset in AUTO_PROBE_FILES:
+        return str(data_dir(data) / AUTO_PROBE_FILES[dataset])
+    return "noise"
+
+
+def make_probe(dataset: str, config: ProbeConfig, data: str | Path | None = None) -> Probe:
+    """Return the probe batch described by `config` for `dataset`."""
+    return probe_batch(dataset, probe_source(dataset, config.source, data), batch_size=config.batch_size,
+                       seed=config.seed, split=config.split)
+
+
+def statistic_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Return the statistic names of a `statistics.names` setting: `default`, `all` or a list."""
+    if names == "default":
+        return default_statistics()
+    if names == "all":
+        return STATISTICS.names()
+    if isinstance(names, str):
+        raise GreenmachineError(f"statistics.names={names!r}; valid: default, all, or a list of statistic names")
+    for name in names:
+        STATISTICS[name]  # raises, listing the valid names
+    return list(names)
+
+
+def make_cache(space: str, dataset: str, probe: Probe, options: StatisticsOptions,
+               cache: str | Path | None = None) -> StatisticsCache:
+    """Return the statistics cache of (space, dataset, probe, options) under the cache folder."""
+    return StatisticsCache(cache_dir(cache), space, dataset, probe, options)
+
+
+def space_permutation(space: str) -> np.ndarray:
+    """Return the fixed random permutation of a space's archs that `archs=N` takes its first N from."""
+    return np.random.default_rng(PERMUTATION_SEED).permutation(get_space(space).size)
+
+
+def select_archs(space: str, spec: object) -> np.ndarray:
+    """Return arch indices for an `archs` setting: `all`, N, `start:stop`, or a list of indices.
+
+    Raises GreenmachineError naming the setting and the valid forms.
+    """
+    size = get_space(space).size
+    forms = "valid: all, a count N (first N of a fixed random permutation), 'start:stop', or a list of indices"
+    if spec == "all":
+        return np.arange(size)
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        if not 1 <= spec <= size:
+            raise GreenmachineError(f"archs={spec} is out of range for {space} (1..{size}); {forms}")
+        return space_permutation(space)[:spec]
+    if isinstance(spec, str) and spec.count(":") == 1:
+        start, stop = (int(p) if p else None for p in spec.split(":"))
+        chosen = np.arange(size)[slice(start, stop)]
+        if chosen.size == 0:
+            raise GreenmachineError(f"archs={spec!r} selects no arch of {space} (indices 0..{size - 1}); {forms}")
+        return chosen
+    if isinstance(spec, (list, tuple)):
+        space_obj = get_space(space)
+        return np.array([space_obj.resolve(a)[0] for a in spec], dtype=np.int64)
+    raise GreenmachineError(f"archs={spec!r} is not understood; {forms}")
