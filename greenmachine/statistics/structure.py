@@ -70,6 +70,45 @@ def graph_paths(logits: torch.Tensor, x: torch.Tensor) -> dict[str, float]:
     return {"path_convs_max": found[0], "path_convs_min": found[1], "log_paths": found[2], "merges": float(merges)}
 
 
+ENTROPY_BATCH = 8
+
+
+def _entropy_changes(ctx: PassContext, layers: list[nn.Module]) -> dict[str, object]:
+    """Return per-layer and summed-negative Gaussian-entropy changes of modules on a Gaussian batch.
+
+    In the spirit of SED (arXiv 2411.06236), whose exact formula was not available: an op that
+    scales the variance of what flows through it by r changes its Gaussian entropy by 0.5 log r;
+    pooling lowers it, BN-normalised convolutions keep it. Modules whose output is all zero (the
+    `none` op) carry nothing and are skipped.
+    """
+    changes: dict[nn.Module, float] = {}
+    drops = []
+
+    def hook(module: nn.Module, inputs: tuple, output) -> None:
+        if not (inputs and isinstance(inputs[0], torch.Tensor) and isinstance(output, torch.Tensor)):
+            return
+        var_in, var_out = float(inputs[0].double().var()), float(output.double().var())
+        if var_in > 0 and var_out > 0:
+            change = 0.5 * math.log(var_out / var_in)
+            changes.setdefault(module, change)
+            drops.append(min(change, 0.0))
+
+    gen = ctx.generator(salt=71)
+    x = torch.randn((ENTROPY_BATCH, *ctx.probe.inputs.shape[1:]), generator=gen, device=ctx.device)
+    with ctx.borrowed() as net, torch.no_grad():
+        leaves = [m for m in net.modules() if next(m.children(), None) is None]
+        handles = [m.register_forward_hook(hook) for m in leaves]
+        try:
+            net(x)
+        finally:
+            for h in handles:
+                h.remove()
+    return {
+        "entropy_change_layer": np.asarray([changes.get(m, 0.0) for m in layers], dtype=np.float64),
+        "entropy_drop": float(sum(drops)),
+    }
+
+
 @probe_pass("structure", produces={
     "layer_params": ("layer", 1, "scalars in the layer's weight and bias"),
     "layer_flops": ("layer", 1, "multiply-accumulates of the layer per image (millions)"),
@@ -86,9 +125,11 @@ def graph_paths(logits: torch.Tensor, x: torch.Tensor) -> dict[str, float]:
     "path_convs_min": ("scalar", 1, "convolutions on the input->output path with the fewest of them"),
     "log_paths": ("scalar", 1, "log of the number of input->output paths through nonzero branches"),
     "merges": ("scalar", 1, "additions on input->output paths (residual and cell merges)"),
+    "entropy_change_layer": ("layer", 1, "0.5 log(var_out / var_in) of the layer on a Gaussian batch (its Gaussian-entropy change)"),
+    "entropy_drop": ("scalar", 1, "sum over leaf modules of the Gaussian-entropy decreases 0.5 log(var_out / var_in) < 0 on a Gaussian batch"),
 })
 def structure_pass(ctx: PassContext) -> dict[str, object]:
-    """Return layer shapes, sizes and costs, and graph descriptors that need no data."""
+    """Return layer shapes, sizes and costs, graph descriptors and Gaussian-entropy changes; no data is read."""
     net = ctx.net
     layers = ctx.layer_modules(net)
     shapes: dict[nn.Module, tuple[int, ...]] = {}
@@ -124,6 +165,7 @@ def structure_pass(ctx: PassContext) -> dict[str, object]:
         per_layer["weight_norm_layer"].append(float(layer.weight.detach().norm()))
     result: dict[str, object] = {k: np.asarray(v, dtype=np.float64) for k, v in per_layer.items()}
     result["layer_position"] = np.arange(1, len(layers) + 1, dtype=np.float64) / len(layers)
+    result.update(_entropy_changes(ctx, layers))
     result.update(
         params=count_params(net) / 1e6,
         flops=count_flops(net, input_shape) / 1e6,
