@@ -1,0 +1,84 @@
+"""probe_batch: the probe of a dataset from a source string (`noise`, a .npz file, a CIFAR or ImageNet16 folder)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from greenmachine.data import cifar, imagenet16, noise, npz  # noqa: F401  (each registers its source kind)
+from greenmachine.data.probe import Probe
+from greenmachine.data.sources import SOURCES, ProbeSourceError
+from greenmachine.datasets import dataset_info
+from greenmachine.errors import DataNotFoundError, check_choice
+
+SPLITS = ("train", "test")
+# `kind:path`; two or more letters, so a Windows drive letter (`C:\...`) stays part of a path.
+_KIND_PREFIX = re.compile(r"([A-Za-z][A-Za-z0-9_]+):(.*)", re.DOTALL)
+
+
+def _valid_sources() -> str:
+    """Return the forms a source string may take, for error messages."""
+    layouts = "; ".join(f"{name}: {kind.layout}" for name, kind in SOURCES.items() if kind.recognises)
+    return f"valid: 'noise', or a path (optionally prefixed 'kind:') to {layouts}"
+
+
+def resolve_source(source: str) -> tuple[str, Path | None]:
+    """Return (kind, path) for a source string; path is None for `noise`.
+
+    A bare path's kind is the first registered kind that recognises it; a `kind:` prefix names it.
+    Raises UnknownNameError for an unknown kind, DataNotFoundError for a path that does not exist or
+    does not hold the kind's layout.
+    """
+    if source == "noise":
+        return "noise", None
+    prefixed = _KIND_PREFIX.fullmatch(source)
+    if prefixed:
+        name, rest = prefixed.groups()
+        kind = SOURCES[name]
+        if kind.recognises is None:
+            raise ProbeSourceError(f"probe source {source!r}: kind {name!r} takes no path; write {name!r} alone")
+        path = Path(rest).expanduser()
+        if not path.exists():
+            raise DataNotFoundError(f"probe source {source!r}: {path} does not exist; expected {kind.layout}")
+        if not kind.recognises(path):
+            raise DataNotFoundError(f"probe source {source!r}: {path} is not {kind.layout}")
+        return name, path
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataNotFoundError(f"probe source {source!r} is not 'noise' and no such file or folder exists; "
+                                f"{_valid_sources()}")
+    for name, kind in SOURCES.items():
+        if kind.recognises and kind.recognises(path):
+            return name, path
+    raise DataNotFoundError(f"probe source {source!r} holds no recognised layout; {_valid_sources()}")
+
+
+def probe_batch(dataset: str, source: str, batch_size: int = 64, seed: int = 0, split: str = "train") -> Probe:
+    """Return the probe of `dataset` drawn from `source`, bit-identical for identical arguments.
+
+    Real images are drawn without replacement with numpy `default_rng(seed)`, not augmented, resized
+    to the dataset's resolution when needed and normalised with its mean and std; `noise` draws
+    N(0, 1) inputs and uniform labels from a torch generator seeded with `seed`.
+
+    Args:
+        dataset: NATS dataset name (`cifar10`, `cifar10-valid`, `cifar100`, `ImageNet16-120`).
+        source: `noise`, a .npz file, a CIFAR root (holding cifar-10-batches-py/ or cifar-100-python/)
+            or an ImageNet16 folder (train_data_batch_1..10, val_data); a `npz:`, `cifar:` or
+            `imagenet16:` prefix names the kind explicitly.
+        batch_size: B, at least 1 and at most the images available.
+        seed: non-negative; draws the images (or the noise).
+        split: `train` or `test`; selects the batch files of the CIFAR and ImageNet16 layouts
+            (`test` = ImageNet16 `val_data`) and does not apply to noise or a .npz file.
+
+    Returns:
+        Probe with inputs float32 [B, 3, R, R] (R = 32 for CIFAR, 16 for ImageNet16-120), targets
+        int64 [B] in 0..num_classes-1, the source kind and an origin naming the exact files.
+    """
+    info = dataset_info(dataset)
+    check_choice("split", split, SPLITS)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ProbeSourceError(f"batch_size={batch_size!r}; valid: an integer >= 1")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ProbeSourceError(f"seed={seed!r}; valid: an integer >= 0")
+    kind, path = resolve_source(source)
+    return SOURCES[kind].make(info, path, batch_size, seed, split)
