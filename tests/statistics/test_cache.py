@@ -1,0 +1,187 @@
+"""The statistics cache: content keys, atomic shards, resume after a kill, failures recorded, Ray = local."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import greenmachine as gm
+from greenmachine.statistics import StatisticsOptions, default_statistics
+from greenmachine.statistics.cache import StatisticsCache
+from greenmachine.statistics.engine import passes_for
+from greenmachine.statistics.runner import CacheJob, compute_archs, fill_cache
+
+ARCHS = [3, 11, 284, 7, 42, 1000]
+CHEAP = ["structure", "meco", "synflow"]
+
+
+def small_probe(seed: int = 0) -> gm.Probe:
+    gen = torch.Generator().manual_seed(seed)
+    return gm.Probe(torch.randn(4, 3, 32, 32, generator=gen), torch.arange(4) % 10, "cifar10", "noise", seed)
+
+
+def make(tmp_path, probe=None, options=None):
+    probe = probe or small_probe()
+    options = options or StatisticsOptions()
+    return StatisticsCache(tmp_path, "nats_tss", "cifar10", probe, options), CacheJob("nats_tss", "cifar10", probe, options)
+
+
+def test_key_changes_with_probe_options_and_versions(tmp_path):
+    cache, _ = make(tmp_path)
+    assert cache.pass_dir("main") == make(tmp_path)[0].pass_dir("main")
+    assert cache.pass_dir("main") != make(tmp_path, probe=small_probe(1))[0].pass_dir("main")
+    assert cache.pass_dir("main") != make(tmp_path, options=StatisticsOptions(halves=4))[0].pass_dir("main")
+    # an option a pass does not read leaves its key alone
+    assert cache.pass_dir("main") == make(tmp_path, options=StatisticsOptions(zen_batch=32))[0].pass_dir("main")
+    content = cache.key_content("main")
+    assert content["statistics"]["snip"] == gm.statistics.STATISTICS["snip"].version
+    assert (cache.pass_dir("main") / "manifest.json").is_file()
+
+
+def test_fill_is_resumable_and_loads_in_request_order(tmp_path):
+    cache, job = make(tmp_path)
+    first = fill_cache(cache, ARCHS[:3], CHEAP, job, progress=False)
+    again = fill_cache(cache, ARCHS, CHEAP, job, progress=False)
+    assert (first.computed, again.cached, again.computed) == (3, 3, 3)
+    names = [s for p in CHEAP for s in gm.statistics.PASSES[p].produces]
+    table, status = cache.load(names, np.array(ARCHS[::-1]))
+    assert list(table.arch_indices) == ARCHS[::-1]
+    assert set(status.values()) == {"ok"}
+    assert table.mask.sum(1).tolist() == table.scalar["depth"].int().tolist()
+
+
+def test_cached_values_equal_a_direct_computation(tmp_path):
+    cache, job = make(tmp_path)
+    fill_cache(cache, [11], ["main", "structure"], job, progress=False)
+    table, _ = cache.load(["snip", "zico", "corr_min", "params"], np.array([11]))
+    torch.manual_seed(job.probe.seed * 1_000_003 + 11)
+    direct = gm.compute_statistics(gm.build_network("nats_tss", 11, "cifar10"), job.probe, ["snip", "zico", "corr_min", "params"])
+    assert float(table.scalar["snip"][0]) == pytest.approx(direct.scalar["snip"], rel=1e-6)
+    assert float(table.scalar["zico"][0]) == pytest.approx(direct.scalar["zico"], rel=1e-6)
+    np.testing.assert_allclose(table.layer["corr_min"][0, : len(direct.layer["corr_min"])].numpy(), direct.layer["corr_min"],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_missing_archs_are_named(tmp_path):
+    cache, _ = make(tmp_path)
+    with pytest.raises(gm.errors.GreenmachineError, match=r"1 of 1 archs have no cached statistics.*greenmachine cache"):
+        cache.load(["snip"], np.array([5]))
+
+
+def test_a_failing_network_is_recorded_and_the_chunk_goes_on(tmp_path, monkeypatch):
+    from greenmachine.statistics import runner
+
+    real = runner.build_network
+
+    def flaky(space, arch, dataset):
+        if arch == 11:
+            raise RuntimeError("out of memory (simulated)")
+        return real(space, arch, dataset)
+
+    monkeypatch.setattr(runner, "build_network", flaky)
+    _, job = make(tmp_path)
+    results = compute_archs(job, [(3, ("structure",)), (11, ("structure",)), (284, ("structure",))])
+    status = {r.arch: r.status for r in results["structure"]}
+    assert status[3] == status[284] == "ok"
+    assert status[11].startswith("error:RuntimeError: out of memory")
+
+
+def test_nonfinite_statistics_are_flagged(tmp_path):
+    cache, job = make(tmp_path)
+    # arch 3 has a cell with no path through convolutions: AZ-NAS trainability is -inf by definition
+    report = fill_cache(cache, [3], ["az_nas"], job, progress=False)
+    assert report.problems[3] == "az_nas: nonfinite:az_trainability"
+    _, status = cache.load(["az_trainability"], np.array([3]))
+    assert status[3] == "az_nas:nonfinite:az_trainability"
+
+
+def test_entry_size_is_at_most_16_kb_per_arch(tmp_path):
+    cache, job = make(tmp_path)
+    archs = [6111, 11, 284, 3]  # 6111 is among the deepest TSS networks
+    fill_cache(cache, archs, passes_for(default_statistics()), job, chunk_size=4, progress=False)
+    total = sum(p.stat().st_size for d in (tmp_path / "statistics").rglob("part-*.npz") for p in [d])
+    assert total / len(archs) <= 16 * 1024
+
+
+def test_stray_temporary_files_are_ignored_and_compaction_keeps_values(tmp_path):
+    cache, job = make(tmp_path)
+    fill_cache(cache, ARCHS[:2], ["synflow"], job, chunk_size=1, progress=False)
+    folder = cache.pass_dir("synflow")
+    (folder / ".part-dead.npz.123.tmp").write_bytes(b"half a file")
+    before = cache.records("synflow")
+    cache.compact("synflow")
+    assert len(list(folder.glob("part-*.npz"))) == 1
+    after = cache.records("synflow")
+    assert {a: r.scalar for a, r in before.items()} == {a: r.scalar for a, r in after.items()}
+
+
+KILLED_RUN = textwrap.dedent("""
+    import sys, torch
+    import greenmachine as gm
+    from greenmachine.statistics import StatisticsOptions
+    from greenmachine.statistics.cache import StatisticsCache
+    from greenmachine.statistics.runner import CacheJob, fill_cache
+    if __name__ == "__main__":
+        gen = torch.Generator().manual_seed(0)
+        probe = gm.Probe(torch.randn(4, 3, 32, 32, generator=gen), torch.arange(4) % 10, "cifar10", "noise", 0)
+        cache = StatisticsCache(sys.argv[1], "nats_tss", "cifar10", probe, StatisticsOptions())
+        job = CacheJob("nats_tss", "cifar10", probe, StatisticsOptions())
+        fill_cache(cache, [int(a) for a in sys.argv[2:]], ["structure", "meco", "synflow", "main"], job,
+                   chunk_size=1, progress=False)
+""")
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_way_resumes_to_the_same_values(tmp_path):
+    archs = [int(a) for a in np.random.default_rng(0).choice(15625, 12, replace=False)]
+    script = tmp_path / "fill.py"
+    script.write_text(KILLED_RUN)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), str(killed), *map(str, archs)])
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(killed.rglob("main-*/part-*.npz"))) < 2:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(list(killed.rglob("main-*/part-*.npz")))
+    assert 2 <= partial < len(archs)
+
+    cache, job = make(killed)
+    report = fill_cache(cache, archs, ["structure", "meco", "synflow", "main"], job, progress=False)
+    assert report.computed == len(archs) - report.cached and report.cached >= 2
+    clean, _ = make(tmp_path / "clean")
+    fill_cache(clean, archs, ["structure", "meco", "synflow", "main"], job, progress=False)
+    names = ["snip", "nwot", "meco", "synflow", "corr_entropy", "params"]
+    resumed_table, _ = cache.load(names, np.array(archs))
+    clean_table, _ = clean.load(names, np.array(archs))
+    for name in ("snip", "nwot", "meco", "synflow", "params"):
+        torch.testing.assert_close(resumed_table.scalar[name], clean_table.scalar[name])
+    torch.testing.assert_close(resumed_table.layer["corr_entropy"], clean_table.layer["corr_entropy"])
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ray_backend_gives_the_same_values_as_local(tmp_path):
+    ray = pytest.importorskip("ray")
+    local, job = make(tmp_path / "local")
+    remote, _ = make(tmp_path / "ray")
+    fill_cache(local, ARCHS[:3], CHEAP, job, progress=False)
+    try:
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+        fill_cache(remote, ARCHS[:3], CHEAP, job, backend="ray", progress=False)
+    finally:
+        ray.shutdown()
+    names = ["meco", "synflow", "params", "meco_layer"]
+    a, _ = local.load(names, np.array(ARCHS[:3]))
+    b, _ = remote.load(names, np.array(ARCHS[:3]))
+    for name in ("meco", "synflow", "params"):
+        torch.testing.assert_close(a.scalar[name], b.scalar[name], rtol=0, atol=0)
+    torch.testing.assert_close(a.layer["meco_layer"], b.layer["meco_layer"], rtol=0, atol=0)
