@@ -1,0 +1,174 @@
+"""The search loop: finds a hidden formula, is reproducible from its seed, and resumes exactly."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from greenmachine.errors import GreenmachineError, UnknownNameError
+from greenmachine.gp.config import GPConfig
+from greenmachine.gp.evolve import GenerationRecord, evolve
+from greenmachine.metrics import kendall
+
+SMALL = GPConfig(population=80, generations=5, seed=3, hall_of_fame=5)
+
+
+def _noisy(hidden: np.ndarray, seed: int = 0, noise: float = 0.3) -> np.ndarray:
+    return hidden + np.random.default_rng(seed).normal(scale=noise * hidden.std(), size=hidden.shape)
+
+
+@pytest.fixture
+def table(make_table):
+    return make_table(n=300, depth=16, layer_names=("a", "b", "c", "d", "e"), scalar_names=("s", "t", "u"))
+
+
+@pytest.mark.parametrize("formula,population,generations", [
+    ("sum of a*b over layers", 300, 15),
+    ("log(s) + mean of b over layers", 400, 20),  # s * mean(b) is a strong local optimum
+])
+def test_search_finds_a_hidden_formula(table, formula, population, generations):
+    a, b, s = table.layer["a"].numpy(), table.layer["b"].numpy(), table.scalar["s"].numpy()
+    depth = table.mask.numpy().sum(1)
+    hidden = (a * b).sum(1) if formula.startswith("sum") else np.log(s) + b.sum(1) / depth
+    target = _noisy(hidden)
+    result = evolve(table, target, GPConfig(population=population, generations=generations, seed=0))
+    assert result.hall_of_fame[0].fitness >= kendall(hidden, target) - 0.02
+
+
+def _key(result):
+    return [(e.expression, e.fitness, e.size) for e in result.hall_of_fame]
+
+
+def _deterministic(log):
+    return [dataclasses.replace(r, evaluations_per_second=0.0) for r in log]
+
+
+def test_same_seed_same_hall_of_fame(table):
+    target = _noisy(table.scalar["t"].numpy())
+    first, second = evolve(table, target, SMALL), evolve(table, target, SMALL)
+    assert _key(first) == _key(second) and _deterministic(first.log) == _deterministic(second.log)
+    assert _key(evolve(table, target, dataclasses.replace(SMALL, seed=4))) != _key(first)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_search_resumes_exactly(table, tmp_path):
+    target = _noisy(table.layer["c"].sum(1).numpy())
+    uninterrupted = evolve(table, target, SMALL)
+
+    def kill_after_generation_2(record: GenerationRecord) -> None:
+        if record.generation == 2:
+            raise Killed
+
+    path = tmp_path / "search.ckpt"
+    with pytest.raises(Killed):
+        evolve(table, target, SMALL, callbacks=[kill_after_generation_2], checkpoint=path)
+    seen: list[int] = []
+    resumed = evolve(table, target, SMALL, callbacks=[lambda r: seen.append(r.generation)], checkpoint=path)
+    assert seen == [3, 4, 5]
+    assert _key(resumed) == _key(uninterrupted)
+    assert _deterministic(resumed.log) == _deterministic(uninterrupted.log)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["search.ckpt"]  # no temporary file left
+    assert _key(evolve(table, target, SMALL, checkpoint=path)) == _key(uninterrupted)  # finished: nothing to run
+
+
+RESUME_IN_A_NEW_PROCESS = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from conftest import synthetic_table
+from greenmachine.gp.evolve import evolve
+from test_gp_evolve import SMALL, _noisy
+table = synthetic_table(n=300, depth=16, layer_names=("a", "b", "c", "d", "e"), scalar_names=("s", "t", "u"))
+result = evolve(table, _noisy(table.layer["c"].sum(1).numpy()), SMALL, checkpoint={path!r})
+print(json.dumps([[e.expression, e.fitness, e.size] for e in result.hall_of_fame]))
+"""
+
+
+def test_a_search_resumes_exactly_in_another_process(table, tmp_path):
+    """Class addresses and string hashes differ between processes; the search must not depend on them."""
+    target = _noisy(table.layer["c"].sum(1).numpy())
+    path = tmp_path / "search.ckpt"
+    with pytest.raises(Killed):
+        evolve(table, target, SMALL, checkpoint=path, callbacks=[lambda r: r.generation == 2 and _raise(Killed)])
+    code = RESUME_IN_A_NEW_PROCESS.format(tests=str(Path(__file__).parent), path=str(path))
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [tuple(e) for e in json.loads(done.stdout)] == _key(evolve(table, target, SMALL))
+
+
+def _raise(error: type[Exception]) -> None:
+    raise error
+
+
+def test_a_finished_search_extends_to_more_generations_exactly(table, tmp_path):
+    target = _noisy(table.layer["d"].mean(1).numpy())
+    longer = dataclasses.replace(SMALL, generations=7)
+    path = tmp_path / "search.ckpt"
+    evolve(table, target, SMALL, checkpoint=path)
+    assert _key(evolve(table, target, longer, checkpoint=path)) == _key(evolve(table, target, longer))
+
+
+def test_a_checkpoint_of_other_settings_or_data_is_refused(table, tmp_path):
+    target = _noisy(table.scalar["u"].numpy())
+    path = tmp_path / "search.ckpt"
+    evolve(table, target, dataclasses.replace(SMALL, generations=1), checkpoint=path)
+    with pytest.raises(GreenmachineError, match=r"other settings \(tournament_size, seed\)"):
+        evolve(table, target, dataclasses.replace(SMALL, seed=9, tournament_size=4), checkpoint=path)
+    with pytest.raises(GreenmachineError, match="other statistics or targets"):
+        evolve(table, target + 1.0, SMALL, checkpoint=path)
+
+
+def test_callbacks_drawing_random_numbers_do_not_steer_the_search(table):
+    target = _noisy(table.scalar["t"].numpy())
+
+    def noisy_callback(record: GenerationRecord) -> None:
+        random.random()
+        np.random.rand()
+
+    assert _key(evolve(table, target, SMALL, callbacks=[noisy_callback])) == _key(evolve(table, target, SMALL))
+
+
+def test_callbacks_receive_one_record_per_generation(table):
+    target = _noisy(table.scalar["s"].numpy())
+    records: list[GenerationRecord] = []
+    result = evolve(table, target, SMALL, callbacks=[records.append])
+    assert records == list(result.log) and [r.generation for r in records] == list(range(SMALL.generations + 1))
+    assert records[0].unique_evaluations + records[0].memo_hits == SMALL.population
+    for r in records:
+        assert r.best_fitness >= r.median_fitness and 1 <= r.distinct <= SMALL.population and r.mean_size >= 1
+        assert r.evaluations_per_second >= 0 and isinstance(r.best_expression, str)
+    assert result.statistics == ("a", "b", "c", "d", "e", "s", "t", "u")
+
+
+def test_multi_task_search_uses_the_shared_statistics(table, make_table):
+    other = make_table(n=200, depth=10, layer_names=("a", "b"), scalar_names=("s",), seed=5)
+    targets = [_noisy(t.scalar["s"].numpy()) for t in (table, other)]
+    result = evolve([table, other], targets, dataclasses.replace(SMALL, fitness="min_kendall"))
+    assert result.statistics == ("a", "b", "s")
+    with pytest.raises(GreenmachineError, match="2 tables but 1 targets"):
+        evolve([table, other], targets[:1], SMALL)
+
+
+def test_config_is_checked_with_the_valid_choices():
+    with pytest.raises(UnknownNameError, match="unknown mutation 'swap'; valid: ephemeral, insert"):
+        GPConfig(mutations=("uniform", "swap"))
+    with pytest.raises(UnknownNameError, match="unknown selection"):
+        GPConfig(selection="roulette")
+    with pytest.raises(UnknownNameError, match="unknown primitive"):
+        GPConfig(primitives=("add", "pow"))
+    with pytest.raises(GreenmachineError, match="max_height must be in"):
+        GPConfig(max_height=200)
+    with pytest.raises(GreenmachineError, match="crossover_rate"):
+        GPConfig(crossover_rate=1.5)
+    assert GPConfig(mutations=["shrink"]).mutations == ("shrink",)

@@ -1,0 +1,98 @@
+"""Kendall, Spearman and top-k precision against scipy and hand-computed answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+
+from greenmachine.metrics import SCIPY_ABOVE, KendallTau, average_ranks, kendall, precision_at_top, spearman
+
+
+def _random_pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    n = int(rng.integers(2, 1200))
+    target = np.round(rng.normal(size=n), int(rng.integers(0, 3)))  # 0-2 decimals: few to many ties
+    if rng.random() < 0.5:
+        scores = rng.integers(0, int(rng.integers(1, 40)), size=n).astype(float)  # heavy ties
+    else:
+        scores = rng.normal(size=n) * 10.0 ** rng.integers(-20, 20)
+    return scores, target
+
+
+def test_kendall_equals_scipy_on_random_data_with_ties():
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        scores, target = _random_pair(rng)
+        expected = scipy.stats.kendalltau(scores, target).statistic
+        got = kendall(scores, target)
+        assert (math.isnan(expected) and math.isnan(got)) or abs(got - expected) < 1e-9
+
+
+def test_kendall_batch_equals_one_at_a_time_and_accepts_tensors():
+    rng = np.random.default_rng(1)
+    target = np.round(rng.normal(size=300), 1)
+    rows = rng.integers(0, 25, size=(7, 300)).astype(np.float32)
+    tau = KendallTau(torch.as_tensor(target))
+    batch = tau.batch(torch.as_tensor(rows))
+    assert np.allclose(batch, [kendall(r, target) for r in rows], atol=1e-12)
+
+
+def test_kendall_is_nan_for_constant_or_non_finite_scores():
+    target = np.arange(10.0)
+    tau = KendallTau(target)
+    assert math.isnan(tau(np.ones(10)))
+    for bad in (np.nan, np.inf, -np.inf):
+        scores = np.arange(10.0)
+        scores[3] = bad
+        assert math.isnan(tau(scores))
+    assert tau(np.arange(10.0)) == 1.0 and tau(-np.arange(10.0)) == -1.0
+
+
+def test_kendall_treats_negative_zero_as_zero():
+    assert kendall(np.array([0.0, -0.0, 1.0]), np.array([1.0, 0.0, 2.0])) == pytest.approx(
+        scipy.stats.kendalltau([0.0, 0.0, 1.0], [1.0, 0.0, 2.0]).statistic)
+
+
+def test_kendall_above_the_scipy_cutoff_is_scipys_and_quiet(recwarn):
+    rng = np.random.default_rng(3)
+    target = np.round(rng.normal(size=SCIPY_ABOVE + 1), 1)
+    rows = rng.integers(0, 50, size=(3, SCIPY_ABOVE + 1)).astype(float)
+    rows[1] = 7.0
+    rows[2, 5] = np.inf
+    got = KendallTau(target).batch(rows)
+    assert got[0] == scipy.stats.kendalltau(rows[0], target).statistic
+    assert math.isnan(got[1]) and math.isnan(got[2]) and not recwarn.list
+
+
+def test_kendall_rejects_a_bad_target():
+    with pytest.raises(ValueError, match="finite vector"):
+        KendallTau(np.array([1.0, np.nan, 2.0]))
+    with pytest.raises(ValueError, match="shape"):
+        KendallTau(np.arange(5.0)).batch(np.zeros((2, 4)))
+
+
+def test_spearman_equals_scipy():
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        scores, target = _random_pair(rng)
+        expected = scipy.stats.spearmanr(scores, target).statistic if np.ptp(scores) > 0 else math.nan
+        got = spearman(scores, target)
+        assert (math.isnan(expected) and math.isnan(got)) or abs(got - expected) < 1e-9
+
+
+def test_average_ranks_give_ties_their_mean_rank():
+    assert average_ranks([3.0, 1.0, 3.0, 2.0]).tolist() == [3.5, 1.0, 3.5, 2.0]
+
+
+def test_precision_at_top_counts_the_truly_best_found():
+    target = np.arange(20.0)  # the best 10% are rows 18 and 19
+    assert precision_at_top(target, target) == 1.0
+    assert precision_at_top(-target, target) == 0.0
+    scores = np.zeros(20)
+    scores[[19, 3]] = [5.0, 6.0]
+    assert precision_at_top(scores, target, fraction=0.1) == 0.5
+    with pytest.raises(ValueError, match="fraction"):
+        precision_at_top(scores, target, fraction=0.0)
