@@ -59,17 +59,22 @@ class PassSpec:
 
 STATISTICS: Registry[StatisticSpec] = Registry("statistic")
 PASSES: Registry[PassSpec] = Registry("statistics pass")
+LABELLED: set[str] = set()
+"""Statistics whose values depend on the probe's labels (the rest only see its images)."""
 
 
-def probe_pass(name: str, produces: dict[str, tuple[Kind, int, str]], uses: tuple[str, ...] = ()):
+def probe_pass(name: str, produces: dict[str, tuple[Kind, int, str]], uses: tuple[str, ...] = (),
+               labelled: tuple[str, ...] = ()):
     """Register a pass function producing `produces` (statistic name -> (kind, version, doc)).
 
     The function takes a PassContext and returns {statistic name: value}, with per-layer values as
     float arrays [L] in the context's layer order and scalars as floats. `uses` names the
-    StatisticsOptions fields it reads (part of its cache key).
+    StatisticsOptions fields it reads (part of its cache key); `labelled` the statistics that
+    depend on the probe's labels.
     """
 
     def decorate(run: Callable[[PassContext], dict[str, object]]):
+        LABELLED.update(labelled)
         for stat, (kind, version, doc) in produces.items():
             STATISTICS.add(stat, StatisticSpec(stat, kind, name, version, doc))
         PASSES.add(name, PassSpec(name, run, tuple(produces), uses))

@@ -109,7 +109,11 @@ def _nwot(codes: list[list[torch.Tensor]]) -> float:
     return float(torch.linalg.slogdet(kernel)[1])
 
 
-@probe_pass("main", produces={**_LAYER_STATS, **_SCALARS}, uses=("halves",))
+LABELLED_HERE = ("grad_norm_layer", "snip_layer", "plain_layer", "fisher_layer", "zico_layer", "snip", "grad_norm",
+                 "plain", "fisher", "zico")
+
+
+@probe_pass("main", produces={**_LAYER_STATS, **_SCALARS}, uses=("halves",), labelled=LABELLED_HERE)
 def main_pass(ctx: PassContext) -> dict[str, object]:
     """Run the chunked forward/backward and return the main pass's statistics."""
     with ctx.borrowed() as net:

@@ -1,0 +1,60 @@
+"""Proxies written as GP expressions: scored over a statistics table, or on any network in one call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from greenmachine.data.probe import Probe
+from greenmachine.errors import GreenmachineError
+from greenmachine.gp.evaluate import NAMESPACE, bind
+from greenmachine.proxies.base import Proxy
+from greenmachine.statistics import STATISTICS, StatisticsOptions, compute_statistics
+from greenmachine.statistics.core import LABELLED
+from greenmachine.statistics.table import StatisticsTable, stack_statistics
+
+
+def evaluate_expression(expression: str, table: StatisticsTable) -> torch.Tensor:
+    """Return the scores of every arch of `table` under a `gp.render.to_python` expression, float32 [N].
+
+    The expression sees the GP primitives, each statistic laid out as the GP's programs see it, and
+    `mask`; so it gives exactly the GP's own evaluation of the tree it came from.
+    """
+    inputs = bind(table)
+    scores = eval(compile(expression, "<proxy expression>", "eval"), {**NAMESPACE, **inputs.values, "mask": inputs.mask})
+    return torch.as_tensor(scores).to(table.mask.device).expand(1, inputs.size).reshape(inputs.size)
+
+
+def expression_proxy(name: str, expression: str, statistics: Sequence[str], doc: str = "") -> Proxy:
+    """Return a Proxy scoring tables with `expression` (a `to_python` expression over `statistics`)."""
+    for stat in statistics:
+        STATISTICS[stat]  # raises, listing the valid statistics
+    return Proxy(name, tuple(statistics), lambda table: evaluate_expression(expression, table), doc=doc)
+
+
+def score_network(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, expression: str,
+                  statistics: Sequence[str], seed: int = 0, options: StatisticsOptions | None = None) -> float:
+    """Return the score of any PyTorch network under `expression`, computing only `statistics`.
+
+    Args:
+        net: the untrained network (left unchanged).
+        inputs: the probe images, float [B, C, H, W], normalised as the network expects.
+        targets: their labels, int [B]; required only when a statistic depends on labels.
+        expression: a `gp.render.to_python` expression.
+        statistics: the statistics it reads.
+        seed: the probe seed the proxy's random draws derive from (the search's probe seed).
+        options: pass settings (the search's).
+    """
+    labelled = sorted(set(statistics) & LABELLED)
+    if targets is None:
+        if labelled:
+            raise GreenmachineError(f"this proxy reads {', '.join(labelled)}, which depend on labels; pass targets")
+        targets = torch.zeros(inputs.shape[0], dtype=torch.long, device=inputs.device)
+    probe = Probe(inputs, targets, "custom", "user", seed)
+    stats = compute_statistics(net, probe, statistics, options)
+    layer = [s for s in statistics if STATISTICS[s].kind == "layer"]
+    scalar = [s for s in statistics if STATISTICS[s].kind == "scalar"]
+    table = stack_statistics([(0, stats.layer, stats.scalar)], layer, scalar)
+    return float(evaluate_expression(expression, table)[0])
