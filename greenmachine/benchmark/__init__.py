@@ -1,0 +1,39 @@
+"""Ground truth: benchmarks from the compact table or official files, conversion, download and samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from greenmachine.benchmark.base import METRICS, Benchmark, MissingRecordError
+from greenmachine.benchmark.official import PartialBenchmarkError, load_official
+from greenmachine.benchmark.sampling import Sample, SampleProtocol, draw_sample, fixed_holdout
+from greenmachine.benchmark.table import load_table
+from greenmachine.errors import check_choice
+from greenmachine.paths import data_dir as resolve_data_dir
+from greenmachine.spaces import get_space
+
+SOURCES = ("table", "official")
+
+
+def load_benchmark(space: str, source: str = "table", data_dir: str | Path | None = None,
+                   allow_partial: bool = False) -> Benchmark:
+    """Return the ground truth of `space`.
+
+    Args:
+        space: `nats_tss` or `nats_sss`.
+        source: `table` (the compact table under the data folder, fast) or `official` (official
+            NATS-Bench files under `<data folder>/nats_official` or the folder given, slow).
+        data_dir: the data folder (default: greenmachine.paths.data_dir()).
+        allow_partial: accept an official folder holding only some arch records.
+    """
+    space = get_space(space).name
+    check_choice("benchmark source", source, SOURCES)
+    root = resolve_data_dir(data_dir)
+    if source == "table":
+        return load_table(space, root)
+    official = root / "nats_official" if (root / "nats_official").is_dir() else root
+    return load_official(space, official, allow_partial=allow_partial)
+
+
+__all__ = ["METRICS", "Benchmark", "MissingRecordError", "PartialBenchmarkError", "Sample", "SampleProtocol",
+           "draw_sample", "fixed_holdout", "load_benchmark"]
