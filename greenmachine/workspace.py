@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from greenmachine.benchmark import fixed_holdout, load_benchmark
+from greenmachine.benchmark.sampling import space_permutation
 from greenmachine.config import ProbeConfig
 from greenmachine.data import probe_batch
 from greenmachine.data.probe import Probe
@@ -17,7 +19,6 @@ from greenmachine.statistics.cache import StatisticsCache
 
 # Real probe images that ship with the benchmark data, per dataset (others default to noise).
 AUTO_PROBE_FILES = {"cifar10": "images/cifar10_test_500_jpeg.npz", "cifar10-valid": "images/cifar10_test_500_jpeg.npz"}
-PERMUTATION_SEED = 0
 
 
 def probe_source(dataset: str, source: str, data: str | Path | None) -> str:
@@ -54,20 +55,23 @@ def make_cache(space: str, dataset: str, probe: Probe, options: StatisticsOption
     return StatisticsCache(cache_dir(cache), space, dataset, probe, options)
 
 
-def space_permutation(space: str) -> np.ndarray:
-    """Return the fixed random permutation of a space's archs that `archs=N` takes its first N from."""
-    return np.random.default_rng(PERMUTATION_SEED).permutation(get_space(space).size)
+EVALUATION_SIZE = 3000
 
 
-def select_archs(space: str, spec: object) -> np.ndarray:
-    """Return arch indices for an `archs` setting: `all`, N, `start:stop`, or a list of indices.
+def select_archs(space: str, spec: object, data: str | Path | None = None) -> np.ndarray:
+    """Return arch indices for an `archs` setting: `all`, `holdout`, N, `start:stop`, or a list of indices.
 
-    Raises GreenmachineError naming the setting and the valid forms.
+    `holdout` is the fixed 3,000-arch evaluation holdout; N the first N archs of the same fixed
+    random order (so archs=3000 is that holdout). Raises GreenmachineError naming the setting and
+    the valid forms.
     """
     size = get_space(space).size
-    forms = "valid: all, a count N (first N of a fixed random permutation), 'start:stop', or a list of indices"
+    forms = ("valid: all, holdout, a count N (first N of a fixed random order), 'start:stop', "
+             "or a list of indices")
     if spec == "all":
         return np.arange(size)
+    if spec == "holdout":
+        return fixed_holdout(load_benchmark(space, data_dir=data), EVALUATION_SIZE)
     if isinstance(spec, int) and not isinstance(spec, bool):
         if not 1 <= spec <= size:
             raise GreenmachineError(f"archs={spec} is out of range for {space} (1..{size}); {forms}")

@@ -182,16 +182,22 @@ def draw_sample(bench: Benchmark, protocol: SampleProtocol) -> Sample:
                   len(pool))
 
 
+PERMUTATION_SEED = 0
+
+
+def space_permutation(space: str) -> np.ndarray:
+    """Return the fixed random order of a space's archs (seed 0) that fixed holdouts and `archs=N` take from."""
+    return np.random.default_rng(PERMUTATION_SEED).permutation(get_space(space).size)
+
+
 def fixed_holdout(bench: Benchmark, n: int = 3000, dataset: str = "cifar10", metric: str = "test",
-                  epochs: int | None = None, seed: int = 2026) -> np.ndarray:
+                  epochs: int | None = None) -> np.ndarray:
     """Return the fixed random evaluation holdout of a space: n archs with a record, int64 [n], sorted.
 
-    It depends only on (space, n, seed, which archs have records): every search excludes it, so
-    numbers reported on it are on archs no search saw. When n is at least the number of archs with
-    a record, it is all of them.
+    It is the first n archs with a record in `space_permutation`, so it depends only on the space
+    and n (and a holdout of n archs contains every smaller one); every search excludes it, so numbers
+    reported on it are on archs no search saw. When n reaches the archs with a record, it is all of them.
     """
-    accuracy = bench.accuracies(dataset, metric, epochs)
-    pool = np.flatnonzero(np.isfinite(accuracy))
-    if n >= len(pool):
-        return pool.astype(np.int64)
-    return np.sort(np.random.default_rng(seed).permutation(pool)[:n]).astype(np.int64)
+    order = space_permutation(bench.space)
+    order = order[np.isfinite(bench.accuracies(dataset, metric, epochs)[order])]
+    return np.sort(order[:n]).astype(np.int64)

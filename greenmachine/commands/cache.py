@@ -28,7 +28,7 @@ def cache(cfg: DictConfig) -> dict[str, object]:
     options = build(StatisticsOptions, stats_cfg, "statistics")
     probe = make_probe(dataset, build(ProbeConfig, plain(cfg, "probe"), "probe"), cfg.data_dir)
     store = make_cache(space, dataset, probe, options, cfg.cache_dir)
-    archs = select_archs(space, plain(cfg)["archs"])
+    archs = select_archs(space, plain(cfg)["archs"], cfg.data_dir)
     workers = default_workers(device) if cfg.workers == "auto" else int(cfg.workers)
     threads = max(1, (os.cpu_count() or 1) // workers) if device == "cpu" else 1
     job = CacheJob(space, dataset, probe, options, device, threads)
