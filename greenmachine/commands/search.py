@@ -1,0 +1,81 @@
+"""`greenmachine search`: evolve proxies, report them on archs never searched, export and log them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from greenmachine.benchmark import SampleProtocol
+from greenmachine.commands import command, plain
+from greenmachine.config import ConfigError, ProbeConfig, build, resolve_device
+from greenmachine.gp import GPConfig
+from greenmachine.search import run_search
+from greenmachine.spaces import get_space
+from greenmachine.statistics import StatisticsOptions
+from greenmachine.tasks import TaskData, prepare_task
+from greenmachine.tracking import tracked_run
+from greenmachine.workspace import statistic_names
+
+
+def task_targets(cfg: DictConfig) -> list[tuple[str, str]]:
+    """Return the (space, dataset) targets of a run: the configured one, then each `also` entry."""
+    targets = [(get_space(cfg.space.name).name, cfg.dataset.name)]
+    for entry in cfg.also:
+        space, sep, dataset = str(entry).partition("/")
+        if not sep:
+            raise ConfigError(f"also entry {entry!r} must be 'space/dataset', e.g. 'nats_tss/cifar100'")
+        targets.append((get_space(space).name, dataset))
+    return targets
+
+
+def prepare_tasks(cfg: DictConfig, statistics: list[str], options: StatisticsOptions) -> list[TaskData]:
+    """Return every target of the run prepared: samples drawn, statistics cached and loaded."""
+    sampling = plain(cfg, "sampling")
+    protocol = build(SampleProtocol, sampling, "sampling")
+    probe = build(ProbeConfig, plain(cfg, "probe"), "probe")
+    device = resolve_device(cfg.device)
+    workers = None if cfg.workers == "auto" else int(cfg.workers)
+    tasks = []
+    for space, dataset in task_targets(cfg):
+        metric = cfg.dataset.metric if dataset == cfg.dataset.name else ("valid" if dataset == "cifar10-valid" else "test")
+        epochs = get_space_epochs(space, cfg)
+        tasks.append(prepare_task(space, dataset, metric, epochs, protocol, int(cfg.evaluation_size), probe, statistics,
+                                  options, device, workers, cfg.data_dir, cfg.cache_dir, bool(cfg.progress)))
+    return tasks
+
+
+def get_space_epochs(space: str, cfg: DictConfig) -> int | None:
+    """Return the configured training length for `space` (the space group's), or None for its default."""
+    return int(cfg.space.epochs) if space == cfg.space.name else None
+
+
+@command("search", "evolve proxies with GP, report them on archs never searched, export them as Python")
+def search(cfg: DictConfig) -> dict[str, object]:
+    """Run one search in the Hydra run folder and print where its results are."""
+    stats_cfg = plain(cfg, "statistics")
+    statistics = statistic_names(stats_cfg.pop("names"))
+    options = build(StatisticsOptions, stats_cfg, "statistics")
+    gp_config = build(GPConfig, plain(cfg, "gp"), "gp")
+    tasks = prepare_tasks(cfg, statistics, options)
+    out = Path(HydraConfig.get().runtime.output_dir)
+    first = tasks[0]
+    tags = {"space": first.space, "dataset": first.dataset, "sampling": first.sample.protocol.strategy,
+            "tasks": ",".join(t.name for t in tasks)}
+    origin = {"command": "greenmachine search " + " ".join(HydraConfig.get().overrides.task),
+              "tasks": tags["tasks"], "sampling": first.sample.describe(), "output": str(out)}
+    tracking = cfg.tracking
+    with tracked_run(bool(tracking.enabled), tracking.uri, tracking.experiment, f"search {tags['tasks']}",
+                     plain(cfg), tags) as tracker:
+        outcome = run_search(tasks, gp_config, out, tracker, options, origin, bool(cfg.progress))
+    found = [r for r in outcome.rows if r.kind == "found"]
+    print(f"\nsearch done in {outcome.seconds:.0f} s -> {out}")
+    if found:
+        best = found[0]
+        for task, sets in best.scores.items():
+            taus = ", ".join(f"{s} {c.kendall:.3f}" for s, c in sets.items())
+            print(f"best proxy on {task}: Kendall tau {taus}")
+        print(f"formula: {best.formula}")
+    print(f"report: {outcome.files['report']}  proxies: {outcome.files['proxies']}")
+    return {"out": str(out), "best": found[0].formula if found else None}

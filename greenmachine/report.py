@@ -1,0 +1,99 @@
+"""Honest numbers: Kendall, Spearman and top-10 % precision of proxies on each set of archs, and plots."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from greenmachine.metrics import kendall, precision_at_top, spearman
+from greenmachine.proxies.base import PROXIES
+from greenmachine.statistics.table import StatisticsTable
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """How well scores rank archs: Kendall tau, Spearman rho, precision of the top 10 %, over n archs."""
+
+    kendall: float
+    spearman: float
+    top10: float
+    n: int
+
+
+def worst_filled(scores: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Return scores as float64 with NaN and infinities replaced by values below every finite score.
+
+    A proxy that fails on an arch ranks it last (NASLib maps failures to -1e8 for the same reason).
+    """
+    s = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64).copy()
+    finite = np.isfinite(s)
+    if not finite.any():
+        return np.zeros_like(s)
+    low = s[finite].min()
+    s[np.isposinf(s)] = s[finite].max() + 1.0  # +inf still ranks first
+    s[~np.isfinite(s)] = low - 1.0
+    return s
+
+
+def correlation(scores: np.ndarray | torch.Tensor, accuracy: np.ndarray) -> Correlation:
+    """Return the Correlation of `scores` with `accuracy` (failures ranked last)."""
+    s = worst_filled(scores)
+    return Correlation(kendall(s, accuracy), spearman(s, accuracy), precision_at_top(s, accuracy, 0.1), len(s))
+
+
+def baseline_names(table: StatisticsTable) -> list[str]:
+    """Return the registered baselines whose statistics are all in `table`."""
+    have = set(table.layer) | set(table.scalar)
+    return [name for name, proxy in PROXIES.items() if set(proxy.statistics) <= have and name != "plain"]
+
+
+def score_baselines(table: StatisticsTable, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Return each baseline's scores on the table's archs (pool-relative ones ranked within the table)."""
+    return {name: PROXIES[name].evaluate(table).double().cpu().numpy() for name in names}
+
+
+def plot_fitness(log: Sequence[Mapping[str, float]], path: Path) -> Path:
+    """Plot best and median fitness per generation to `path` (PNG) and return it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    generations = [r["generation"] for r in log]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(generations, [r["best_fitness"] for r in log], label="best", color="tab:green")
+    median = [r["median_fitness"] if np.isfinite(r["median_fitness"]) else np.nan for r in log]
+    ax.plot(generations, median, label="median", color="tab:gray")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("fitness (Kendall tau on the search archs)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_scatter(scores: np.ndarray, accuracy: np.ndarray, title: str, path: Path) -> Path:
+    """Plot score against accuracy (with tau in the title) to `path` (PNG) and return it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = worst_filled(scores)
+    c = correlation(s, accuracy)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter(s, accuracy, s=4, alpha=0.4, color="tab:green")
+    ax.set_xlabel("proxy score")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"{title}\nKendall {c.kendall:.3f}, Spearman {c.spearman:.3f}, n={c.n}", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

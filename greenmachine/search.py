@@ -1,0 +1,177 @@
+"""Run a GP search over prepared tasks and write what it found: hall of fame, report, proxies, plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from greenmachine.export import ExportedProxy, write_module
+from greenmachine.gp import GenerationRecord, GPConfig, SearchResult, bind, compile_program, evolve, to_math, to_python
+from greenmachine.gp.render import terminals_of
+from greenmachine.report import Correlation, baseline_names, correlation, plot_fitness, plot_scatter, score_baselines
+from greenmachine.statistics import StatisticsOptions
+from greenmachine.statistics.cache import atomic_write_text
+from greenmachine.tasks import SETS, TaskData
+from greenmachine.tracking import Tracker
+
+
+@dataclass(frozen=True)
+class ProxyRow:
+    """One line of a search report: a proxy's correlations per task and set."""
+
+    name: str
+    kind: str  # "found", "baseline" or "best baseline"
+    expression: str
+    formula: str
+    size: int
+    scores: dict[str, dict[str, Correlation]]  # task name -> set name -> Correlation
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """What `run_search` produced: the GP result, the report rows and the files written."""
+
+    result: SearchResult
+    rows: tuple[ProxyRow, ...]
+    files: dict[str, Path]
+    seconds: float
+
+
+def _progress(config: GPConfig, tracker: Tracker, enabled: bool):
+    bar = tqdm(total=config.generations + 1, desc="search", unit="gen", disable=not enabled, dynamic_ncols=True)
+
+    def callback(record: GenerationRecord) -> None:
+        bar.n = record.generation + 1
+        bar.set_postfix(best=f"{record.best_fitness:.4f}", size=f"{record.mean_size:.1f}")
+        bar.refresh()
+        tracker.metrics({
+            "best_tau": record.best_fitness,
+            "median_tau": record.median_fitness if np.isfinite(record.median_fitness) else -1.0,
+            "mean_tree_size": record.mean_size,
+            "distinct_programs": record.distinct,
+            "cache_hits": record.memo_hits,
+            "unique_evaluations": record.unique_evaluations,
+            "evaluations_per_second": record.evaluations_per_second,
+        }, step=record.generation)
+
+    return bar, callback
+
+
+def _rows(result: SearchResult, tasks: Sequence[TaskData]) -> list[ProxyRow]:
+    rows = []
+    subsets = {t.name: {s: t.subset(s) for s in SETS if len(t.rows[s])} for t in tasks}
+    for rank, entry in enumerate(result.hall_of_fame, start=1):
+        program = compile_program(entry.tree)
+        scores = {task: {s: correlation(program(bind(table)).numpy(), acc) for s, (table, acc) in sets.items()}
+                  for task, sets in subsets.items()}
+        rows.append(ProxyRow(f"proxy_{rank}", "found", to_python(entry.tree), to_math(entry.tree), entry.size, scores))
+    names = baseline_names(tasks[0].table)
+    baseline_scores = {task: {s: {name: correlation(v, acc) for name, v in score_baselines(table, names).items()}
+                              for s, (table, acc) in sets.items()} for task, sets in subsets.items()}
+    for name in names:
+        scores = {task: {s: per[name] for s, per in sets.items()} for task, sets in baseline_scores.items()}
+        rows.append(ProxyRow(name, "baseline", name, name, 1, scores))
+    return rows
+
+
+def _mean_tau(row: ProxyRow, set_name: str) -> float:
+    values = [sets[set_name].kendall for sets in row.scores.values() if set_name in sets]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path) -> dict[str, Path]:
+    """Write hall_of_fame.csv, report.json and report.md into `out`; return their paths."""
+    found = [r for r in rows if r.kind == "found"]
+    baselines = [r for r in rows if r.kind == "baseline"]
+    files = {"hall_of_fame": out / "hall_of_fame.csv", "report_json": out / "report.json", "report": out / "report.md"}
+    with open(files["hall_of_fame"].with_suffix(".tmp"), "w", newline="") as f:
+        writer = csv.writer(f)
+        header = ["rank", "name", "size", "formula", "expression"]
+        header += [f"{t.name}:{s}:{m}" for t in tasks for s in SETS if len(t.rows[s]) for m in ("kendall", "spearman", "top10")]
+        writer.writerow(header)
+        for rank, r in enumerate(found, start=1):
+            values = [f"{getattr(r.scores[t.name][s], m):.4f}" for t in tasks for s in SETS if len(t.rows[s])
+                      for m in ("kendall", "spearman", "top10")]
+            writer.writerow([rank, r.name, r.size, r.formula, r.expression, *values])
+    files["hall_of_fame"].with_suffix(".tmp").replace(files["hall_of_fame"])
+    payload = {"tasks": [{"name": t.name, "metric": t.metric, "epochs": t.epochs, "sample": t.sample.to_dict(),
+                          "sets": {s: int(len(t.rows[s])) for s in SETS}, "dropped": len(t.dropped), "probe": t.probe}
+                         for t in tasks],
+               "proxies": [{"name": r.name, "kind": r.kind, "formula": r.formula, "expression": r.expression,
+                            "size": r.size, "scores": {task: {s: asdict(c) for s, c in sets.items()}
+                                                        for task, sets in r.scores.items()}} for r in rows]}
+    atomic_write_text(files["report_json"], json.dumps(payload, indent=2))
+    lines = ["# Search report", ""]
+    for t in tasks:
+        lines += [f"## {t.name} ({t.metric} accuracy, {t.epochs} epochs)", "",
+                  f"Sampling: {t.sample.describe()}", "",
+                  f"Sets: search {len(t.rows['search'])} archs, holdout {len(t.rows['holdout'])} (same protocol, "
+                  f"disjoint), evaluation {len(t.rows['evaluation'])} (fixed random holdout of the space, never "
+                  f"searched). Archs dropped for failed statistics: {len(t.dropped)}.", ""]
+        present = [s for s in SETS if len(t.rows[s])]
+        header = "| proxy | " + " | ".join(f"{s} tau" for s in present) + " | evaluation rho | evaluation top-10% |"
+        lines += [header, "|" + "---|" * (len(present) + 3)]
+        best = max(baselines, key=lambda r: r.scores[t.name]["search"].kendall) if baselines else None
+        params = next((r for r in baselines if r.name == "params"), None)
+        shown = found[:5] + [r for r in (best, params) if r is not None and r not in found]
+        for r in shown:
+            label = r.name if r.kind == "found" else (f"{r.name} (best baseline on search)" if r is best else r.name)
+            ev = r.scores[t.name].get("evaluation")
+            cells = " | ".join(f"{r.scores[t.name][s].kendall:.3f}" for s in present)
+            lines.append(f"| {label} | {cells} | {ev.spearman:.3f} | {ev.top10:.3f} |" if ev else f"| {label} | {cells} | | |")
+        lines += ["", "Formulas:", ""] + [f"- `{r.name}`: {r.formula}" for r in found[:5]] + [""]
+        lines += ["All baselines on the evaluation set (Kendall tau):", "",
+                  ", ".join(f"{r.name} {r.scores[t.name]['evaluation'].kendall:.3f}" for r in
+                            sorted(baselines, key=lambda r: -r.scores[t.name].get('evaluation', r.scores[t.name]['search']).kendall)
+                            if "evaluation" in r.scores[t.name]), ""]
+    atomic_write_text(files["report"], "\n".join(lines))
+    return files
+
+
+def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: Tracker, options: StatisticsOptions,
+               origin: dict[str, str], progress: bool = True) -> SearchOutcome:
+    """Evolve proxies on the tasks' search archs and write report, proxies and plots into `out`.
+
+    A checkpoint (`out/checkpoint.pkl`) is written after every generation; rerunning in the same
+    folder resumes from the last completed generation.
+    """
+    start = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    searched = [t.subset("search") for t in tasks]
+    bar, callback = _progress(config, tracker, progress)
+    with bar:
+        result = evolve([tab for tab, _ in searched], [acc for _, acc in searched], config, [callback],
+                        checkpoint=out / "checkpoint.pkl")
+    rows = _rows(result, tasks)
+    files = write_report(rows, tasks, out)
+    files["fitness_plot"] = plot_fitness([asdict(r) for r in result.log], out / "fitness.png")
+    found = [r for r in rows if r.kind == "found"]
+    if found:
+        best = result.hall_of_fame[0]
+        set_name = "evaluation" if len(tasks[0].rows["evaluation"]) else "search"
+        table, acc = tasks[0].subset(set_name)
+        files["scatter"] = plot_scatter(compile_program(best.tree)(bind(table)).numpy(), acc,
+                                        f"{found[0].name} on {tasks[0].name} {set_name}: {found[0].formula[:80]}",
+                                        out / "scatter.png")
+    for row, entry in zip(found, result.hall_of_fame):
+        taus = {f"{task}:{s}": c.kendall for task, sets in row.scores.items() for s, c in sets.items()}
+        write_module(ExportedProxy(row.name, row.formula, row.expression, tuple(sorted(terminals_of(entry.tree))),
+                                   int(tasks[0].probe.get("seed", 0)), options.settings(),
+                                   {**origin, "run_id": tracker.run_id or "untracked"}, taus), out / "proxies")
+    files["proxies"] = out / "proxies"
+    atomic_write_text(out / "formulas.txt", "\n".join(f"{r.name}: {r.formula}" for r in found) + "\n")
+    files["formulas"] = out / "formulas.txt"
+    for key in ("hall_of_fame", "report", "report_json", "fitness_plot", "scatter", "formulas"):
+        if key in files:
+            tracker.artifact(files[key])
+    tracker.artifact(files["proxies"], "proxies")
+    best_rows = {f"{s}_tau": _mean_tau(found[0], s) for s in SETS if found} if found else {}
+    tracker.metrics({k: v for k, v in best_rows.items() if np.isfinite(v)})
+    return SearchOutcome(result, tuple(rows), files, time.perf_counter() - start)
