@@ -15,6 +15,7 @@ from greenmachine.errors import GreenmachineError
 from greenmachine.paths import cache_dir, data_dir
 from greenmachine.spaces import get_space
 from greenmachine.statistics import STATISTICS, StatisticsOptions, default_statistics
+from greenmachine.statistics.engine import lean_statistics
 from greenmachine.statistics.cache import StatisticsCache
 
 # Real probe images that ship with the benchmark data, per dataset (others default to noise).
@@ -37,13 +38,12 @@ def make_probe(dataset: str, config: ProbeConfig, data: str | Path | None = None
 
 
 def statistic_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
-    """Return the statistic names of a `statistics.names` setting: `default`, `all` or a list."""
-    if names == "default":
-        return default_statistics()
-    if names == "all":
-        return STATISTICS.names()
+    """Return the statistic names of a `statistics.names` setting: `default`, `lean`, `all` or a list."""
+    presets = {"default": default_statistics, "lean": lean_statistics, "all": STATISTICS.names}
     if isinstance(names, str):
-        raise GreenmachineError(f"statistics.names={names!r}; valid: default, all, or a list of statistic names")
+        if names not in presets:
+            raise GreenmachineError(f"statistics.names={names!r}; valid: {', '.join(presets)}, or a list of statistic names")
+        return presets[names]()
     for name in names:
         STATISTICS[name]  # raises, listing the valid names
     return list(names)

@@ -19,9 +19,19 @@ from greenmachine.statistics.core import PASSES, STATISTICS, PassContext, Statis
 EXPENSIVE_PASSES = ("grasp", "swap")
 
 
+# Statistics that need no labels and no backward pass through the weights: the cheap set that the
+# shipped proxies are built from and that is computed over whole spaces.
+LEAN_PASSES = ("structure", "meco", "synflow", "zen", "az_nas")
+
+
 def default_statistics() -> list[str]:
     """Return the names of the statistics a statistics pass computes unless told otherwise."""
     return [s for s in STATISTICS.names() if STATISTICS[s].pass_name not in EXPENSIVE_PASSES]
+
+
+def lean_statistics() -> list[str]:
+    """Return the names of the statistics of the lean passes (no labels, no weight gradients)."""
+    return [s for s in STATISTICS.names() if STATISTICS[s].pass_name in LEAN_PASSES]
 
 
 @dataclass(frozen=True)
