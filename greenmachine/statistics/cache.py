@@ -173,6 +173,16 @@ class StatisticsCache:
             for path in old:
                 path.unlink()
 
+    def costs(self, passes: list[str], archs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the recorded seconds and joules (NaN where unmeasured) of `passes`, summed per arch [N]."""
+        seconds = np.zeros(len(archs))
+        joules = np.zeros(len(archs))
+        for p in passes:
+            records = self.records(p)
+            seconds += [records[int(a)].seconds for a in archs]
+            joules += [records[int(a)].joules for a in archs]
+        return seconds, joules
+
     def load(self, names: list[str], archs: np.ndarray) -> tuple[StatisticsTable, dict[int, str]]:
         """Return the table of statistics `names` for `archs` (in that order) and the status of each arch.
 

@@ -1,0 +1,89 @@
+"""League tables: any mix of proxies scored on the same archs, with cost, as JSON, Markdown and plots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from greenmachine.proxies.base import Proxy
+from greenmachine.report import correlation, plot_scatter
+from greenmachine.statistics.cache import atomic_write_text
+from greenmachine.statistics.table import StatisticsTable
+
+
+@dataclass(frozen=True)
+class LeagueRow:
+    """One proxy's line: how it ranks the archs and what it cost per arch."""
+
+    proxy: str
+    space: str
+    dataset: str
+    n_archs: int
+    kendall: float
+    spearman: float
+    top10: float
+    seconds_per_arch: float
+    joules_per_arch: float | None
+
+
+def league(proxies: Sequence[Proxy], table: StatisticsTable, accuracy: np.ndarray, space: str, dataset: str,
+           cost: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[list[LeagueRow], dict[str, np.ndarray]]:
+    """Return the league rows (best Kendall first) and each proxy's scores on the table's archs.
+
+    Args:
+        proxies: what to score.
+        table: statistics of the archs (every statistic the proxies read).
+        accuracy: ground truth of the table's rows.
+        space, dataset: for the rows.
+        cost: proxy name -> (seconds, joules) per arch of the passes it needs.
+    """
+    rows, scores = [], {}
+    for proxy in proxies:
+        s = proxy.evaluate(table).double().cpu().numpy()
+        scores[proxy.name] = s
+        c = correlation(s, accuracy)
+        seconds, joules = cost[proxy.name]
+        rows.append(LeagueRow(proxy.name, space, dataset, len(s), c.kendall, c.spearman, c.top10,
+                              float(np.mean(seconds)), float(np.mean(joules)) if np.isfinite(joules).all() else None))
+    rows.sort(key=lambda r: -r.kendall)
+    return rows, scores
+
+
+def write_league(rows: Sequence[LeagueRow], scores: dict[str, np.ndarray], accuracy: np.ndarray, out: Path,
+                 title: str) -> dict[str, Path]:
+    """Write league.json, league.md, a ranked bar chart and a scatter plot per proxy; return the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"json": out / "league.json", "markdown": out / "league.md", "ranking": out / "ranking.png"}
+    atomic_write_text(files["json"], json.dumps([asdict(r) for r in rows], indent=2))
+    lines = [f"# {title}", "", "| rank | proxy | Kendall tau | Spearman rho | top-10% precision | s/arch | J/arch |",
+             "|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(rows, start=1):
+        joules = f"{r.joules_per_arch:.2f}" if r.joules_per_arch is not None else "n/a"
+        lines.append(f"| {i} | {r.proxy} | {r.kendall:.3f} | {r.spearman:.3f} | {r.top10:.3f} | "
+                     f"{r.seconds_per_arch:.3f} | {joules} |")
+    lines += ["", f"{rows[0].n_archs if rows else 0} archs; s/arch is the recorded wall time of the statistics "
+              "passes each proxy needs (shared passes are counted for each proxy); J/arch where the machine "
+              "has an energy counter."]
+    atomic_write_text(files["markdown"], "\n".join(lines) + "\n")
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(rows) + 1.2))
+    ax.barh([r.proxy for r in rows][::-1], [r.kendall for r in rows][::-1], color="tab:green")
+    ax.set_xlabel("Kendall tau")
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(files["ranking"], dpi=120)
+    plt.close(fig)
+    for r in rows:
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in r.proxy)
+        files[f"scatter_{r.proxy}"] = plot_scatter(scores[r.proxy], accuracy, f"{r.proxy}: {title}",
+                                                   out / f"scatter_{safe}.png")
+    return files
