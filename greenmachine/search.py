@@ -86,7 +86,8 @@ def _mean_tau(row: ProxyRow, set_name: str) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path) -> dict[str, Path]:
+def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path,
+                 options: StatisticsOptions) -> dict[str, Path]:
     """Write hall_of_fame.csv, report.json and report.md into `out`; return their paths."""
     found = [r for r in rows if r.kind == "found"]
     baselines = [r for r in rows if r.kind == "baseline"]
@@ -101,7 +102,7 @@ def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path)
                       for m in ("kendall", "spearman", "top10")]
             writer.writerow([rank, r.name, r.size, r.formula, r.expression, *values])
     files["hall_of_fame"].with_suffix(".tmp").replace(files["hall_of_fame"])
-    payload = {"tasks": [{"name": t.name, "metric": t.metric, "epochs": t.epochs, "sample": t.sample.to_dict(),
+    payload = {"options": options.settings(), "tasks": [{"name": t.name, "metric": t.metric, "epochs": t.epochs, "sample": t.sample.to_dict(),
                           "sets": {s: int(len(t.rows[s])) for s in SETS}, "dropped": len(t.dropped), "probe": t.probe}
                          for t in tasks],
                "proxies": [{"name": r.name, "kind": r.kind, "formula": r.formula, "expression": r.expression,
@@ -150,7 +151,7 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
         result = evolve([tab for tab, _ in searched], [acc for _, acc in searched], config, [callback],
                         checkpoint=out / "checkpoint.pkl")
     rows = _rows(result, tasks)
-    files = write_report(rows, tasks, out)
+    files = write_report(rows, tasks, out, options)
     files["fitness_plot"] = plot_fitness([asdict(r) for r in result.log], out / "fitness.png")
     found = [r for r in rows if r.kind == "found"]
     if found:

@@ -37,4 +37,4 @@ def plain(cfg: DictConfig, key: str | None = None) -> dict:
     return OmegaConf.to_container(node, resolve=True)
 
 
-from greenmachine.commands import cache, evaluate, info, search  # noqa: E402,F401  (registers the commands)
+from greenmachine.commands import cache, data, ensemble, evaluate, export, info, search  # noqa: E402,F401  (registers the commands)

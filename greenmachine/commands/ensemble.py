@@ -1,0 +1,82 @@
+"""`greenmachine ensemble`: a GreenFactory-style random forest over proxy scores that predicts accuracy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from greenmachine.benchmark import fixed_holdout, load_benchmark
+from greenmachine.benchmark.sampling import space_permutation
+from greenmachine.commands import command, plain
+from greenmachine.config import ProbeConfig, build, resolve_device
+from greenmachine.ensemble import fit_ensemble
+from greenmachine.proxies.loading import resolve_proxy
+from greenmachine.spaces import get_space
+from greenmachine.statistics import StatisticsOptions
+from greenmachine.statistics.cache import atomic_write_text
+from greenmachine.statistics.engine import passes_for
+from greenmachine.statistics.runner import CacheJob, default_workers, fill_cache
+from greenmachine.tasks import clean_columns
+from greenmachine.tracking import tracked_run
+from greenmachine.workspace import EVALUATION_SIZE, make_cache, make_probe
+
+# GreenFactory's published Kendall tau on held-out archs (ANCHORS.md).
+PUBLISHED = {("nats_sss", "cifar10"): 0.907, ("nats_sss", "cifar100"): 0.945, ("nats_sss", "ImageNet16-120"): 0.920,
+             ("nats_tss", "cifar10"): 0.921, ("nats_tss", "cifar100"): 0.929, ("nats_tss", "ImageNet16-120"): 0.908}
+
+
+@command("ensemble", "GreenFactory-style random forest over proxy scores: predicts accuracy of unseen archs")
+def ensemble(cfg: DictConfig) -> dict[str, object]:
+    """Train on `train` archs outside the evaluation holdout, report on the holdout; write JSON, Markdown, a plot."""
+    space = get_space(cfg.space.name).name
+    dataset, metric = cfg.dataset.name, cfg.dataset.metric
+    bench = load_benchmark(space, data_dir=cfg.data_dir)
+    accuracy = bench.accuracies(dataset, metric, int(cfg.space.epochs))
+    test = fixed_holdout(bench, EVALUATION_SIZE, dataset, metric, int(cfg.space.epochs))
+    pool = space_permutation(space)
+    pool = pool[~np.isin(pool, test) & np.isfinite(accuracy[pool])]
+    train = np.sort(np.random.default_rng(int(cfg.seed)).choice(pool, int(cfg.train), replace=False))
+    proxies = [resolve_proxy(str(p)) for p in cfg.proxies]
+    names = list(dict.fromkeys(s for p in proxies for s in p.statistics))
+    stats_cfg = plain(cfg, "statistics")
+    stats_cfg.pop("names")
+    options = build(StatisticsOptions, stats_cfg, "statistics")
+    probe = make_probe(dataset, build(ProbeConfig, plain(cfg, "probe"), "probe"), cfg.data_dir)
+    store = make_cache(space, dataset, probe, options, cfg.cache_dir)
+    archs = np.concatenate([train, test])
+    device = resolve_device(cfg.device)
+    workers = default_workers(device) if cfg.workers == "auto" else int(cfg.workers)
+    fill_cache(store, [int(a) for a in archs], passes_for(names), CacheJob(space, dataset, probe, options, device),
+               workers=workers, progress=bool(cfg.progress))
+    table, _ = store.load(names, archs)
+    table, bad = clean_columns(table)
+    keep = np.setdiff1d(np.arange(len(archs)), bad)
+    table, archs = table.select(keep), archs[keep]
+    scores = {p.name: p.evaluate(table).double().numpy() for p in proxies}
+    rows = np.arange(len(archs))
+    is_train = np.isin(archs, train)
+    result = fit_ensemble(scores, accuracy[archs], rows[is_train], rows[~is_train], seed=int(cfg.seed), trees=int(cfg.trees))
+    out = Path(HydraConfig.get().runtime.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {k: v for k, v in asdict(result).items() if k != "predictions"}
+    summary.update(space=space, dataset=dataset, published_greenfactory_kendall=PUBLISHED.get((space, dataset)))
+    atomic_write_text(out / "ensemble.json", json.dumps(summary, indent=2))
+    lines = [f"# Random-forest ensemble, {space} {dataset} ({metric})", "",
+             f"Trained on {result.n_train} archs, evaluated on the {result.n_test}-arch evaluation holdout.", "",
+             "| Kendall tau | Spearman rho | MAE (accuracy points) | GreenFactory published tau |", "|---|---|---|---|",
+             f"| {result.kendall:.3f} | {result.spearman:.3f} | {result.mae:.2f} | {PUBLISHED.get((space, dataset), 'n/a')} |",
+             "", "Feature importances: " + ", ".join(f"{k} {v:.3f}" for k, v in
+                                                   sorted(result.importances.items(), key=lambda kv: -kv[1]))]
+    atomic_write_text(out / "ensemble.md", "\n".join(lines) + "\n")
+    with tracked_run(bool(cfg.tracking.enabled), cfg.tracking.uri, cfg.tracking.experiment, f"ensemble {space}/{dataset}",
+                     plain(cfg), {"space": space, "dataset": dataset, "command": "ensemble"}) as tracker:
+        tracker.metrics({"kendall": result.kendall, "spearman": result.spearman, "mae": result.mae})
+        tracker.artifact(out / "ensemble.json")
+        tracker.artifact(out / "ensemble.md")
+    print("\n".join(lines))
+    return summary
