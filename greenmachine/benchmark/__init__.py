@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from greenmachine.benchmark.base import METRICS, Benchmark, MissingRecordError
-from greenmachine.benchmark.official import PartialBenchmarkError, load_official
+from greenmachine.benchmark.base import METRICS, Benchmark, MissingRecordError, PartialBenchmarkError
+from greenmachine.benchmark.official import load_official
 from greenmachine.benchmark.sampling import Sample, SampleProtocol, draw_sample, fixed_holdout
 from greenmachine.benchmark.table import load_table
 from greenmachine.errors import check_choice
@@ -21,19 +21,21 @@ def load_benchmark(space: str, source: str = "table", data_dir: str | Path | Non
 
     Args:
         space: `nats_tss` or `nats_sss`.
-        source: `table` (the compact table under the data folder, fast) or `official` (official
-            NATS-Bench files under `<data folder>/nats_official` or the folder given, slow).
+        source: `table` (the compact table `<data folder>/<space>/accuracies_long.csv.gz`, parsed once
+            per process) or `official` (official NATS-Bench files under `<data folder>/nats_official`, or
+            the data folder itself when it holds the `*-simple` folder; slow for a whole space).
         data_dir: the data folder (default: greenmachine.paths.data_dir()).
-        allow_partial: accept an official folder holding only some arch records.
+        allow_partial: accept a table or official folder holding only some arch records (the others
+            are NaN and never sampled); otherwise such a source raises PartialBenchmarkError.
     """
     space = get_space(space).name
     check_choice("benchmark source", source, SOURCES)
     root = resolve_data_dir(data_dir)
     if source == "table":
-        return load_table(space, root)
+        return load_table(space, root, allow_partial=allow_partial)
     official = root / "nats_official" if (root / "nats_official").is_dir() else root
     return load_official(space, official, allow_partial=allow_partial)
 
 
-__all__ = ["METRICS", "Benchmark", "MissingRecordError", "PartialBenchmarkError", "Sample", "SampleProtocol",
-           "draw_sample", "fixed_holdout", "load_benchmark"]
+__all__ = ["METRICS", "SOURCES", "Benchmark", "MissingRecordError", "PartialBenchmarkError", "Sample",
+           "SampleProtocol", "draw_sample", "fixed_holdout", "load_benchmark"]

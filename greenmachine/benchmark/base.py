@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
-from greenmachine.errors import GreenmachineError, UnknownNameError
+from greenmachine.errors import DataNotFoundError, GreenmachineError, UnknownNameError
 from greenmachine.spaces import Arch, get_space
 
 METRICS = ("test", "valid")
@@ -17,19 +20,35 @@ class MissingRecordError(GreenmachineError):
     """A (dataset, metric, epochs) the benchmark has, but not for the arch asked about."""
 
 
-@dataclass(frozen=True)
+class PartialBenchmarkError(DataNotFoundError):
+    """A table or official folder that holds records of only some archs (refused unless allow_partial)."""
+
+
+@dataclass(frozen=True, eq=False)
 class Benchmark:
     """Accuracies (percent, mean over training seeds) of every arch of a space.
 
     Attributes:
         space: the space's name.
-        values: (dataset, metric, epochs) -> float64 [space size], NaN where there is no record.
+        values: (dataset, metric, epochs) -> float64 [space size] indexed by arch, NaN where there is no
+            record; read-only (the arrays are shared by every Benchmark loaded from the same file).
         source: where the numbers were read from (a path).
     """
 
     space: str
-    values: dict[tuple[str, str, int], np.ndarray]
+    values: Mapping[tuple[str, str, int], np.ndarray]
     source: str
+
+    def __post_init__(self) -> None:
+        size = get_space(self.space).size
+        frozen = {}
+        for key, array in self.values.items():
+            if array.shape != (size,) or array.dtype != np.float64:
+                raise GreenmachineError(f"accuracies {key} of {self.space} must be float64 [{size}], "
+                                        f"got {array.dtype} {list(array.shape)}")
+            array.flags.writeable = False
+            frozen[key] = array
+        object.__setattr__(self, "values", MappingProxyType(frozen))
 
     @property
     def size(self) -> int:
@@ -45,29 +64,57 @@ class Benchmark:
         """Return every (dataset, metric, epochs) this benchmark holds, sorted."""
         return sorted(self.values)
 
-    def _key(self, dataset: str, metric: str, epochs: int | None) -> tuple[str, str, int]:
-        epochs = self.default_epochs if epochs is None else epochs
-        key = (dataset, metric, epochs)
-        if key in self.values:
-            return key
+    def complete_archs(self) -> int:
+        """Return how many archs have a record for every (dataset, metric, epochs) the benchmark holds."""
+        if not self.values:
+            return 0
+        return int(np.logical_and.reduce([np.isfinite(v) for v in self.values.values()]).sum())
+
+    def target(self, dataset: str, metric: str = "test", epochs: int | None = None) -> tuple[str, str, int]:
+        """Return the validated (dataset, metric, epochs) key, epochs None meaning `default_epochs`.
+
+        Raises UnknownNameError for a dataset, metric or epochs this benchmark never has, and
+        GreenmachineError listing what is available for a combination it lacks.
+        """
         have = self.available()
         if dataset not in {d for d, _, _ in have}:
             raise UnknownNameError(f"dataset of {self.space}", dataset, {d for d, _, _ in have})
         if metric not in METRICS:
             raise UnknownNameError("metric", metric, METRICS)
-        listing = ", ".join(f"{d}/{m}/{e}" for d, m, e in have)
-        raise GreenmachineError(f"no {metric!r} accuracy for {dataset} at {epochs} epochs in {self.space}; "
-                                f"available (dataset/metric/epochs): {listing}")
+        all_epochs = {str(e) for _, _, e in have}
+        try:
+            epochs = self.default_epochs if epochs is None else operator.index(epochs)
+        except TypeError:
+            raise UnknownNameError(f"epochs of {self.space}", epochs, all_epochs) from None
+        key = (dataset, metric, epochs)
+        if key not in self.values:
+            listing = ", ".join(f"{d}/{m}/{e}" for d, m, e in have)
+            raise GreenmachineError(f"no {metric!r} accuracy for {dataset} at {epochs} epochs in {self.space}; "
+                                    f"available (dataset/metric/epochs): {listing}")
+        return key
 
     def accuracies(self, dataset: str, metric: str = "test", epochs: int | None = None) -> np.ndarray:
-        """Return the accuracy of every arch, float64 [size] indexed by arch index (NaN: no record)."""
-        return self.values[self._key(dataset, metric, epochs)]
+        """Return the accuracy of every arch, float64 [size] indexed by arch index (NaN: no record), read-only."""
+        return self.values[self.target(dataset, metric, epochs)]
 
     def accuracy(self, arch: Arch, dataset: str, metric: str = "test", epochs: int | None = None) -> float:
-        """Return one arch's accuracy; raises naming the arch when the source has no record of it."""
-        index, _ = get_space(self.space).resolve(arch)
-        value = float(self.accuracies(dataset, metric, epochs)[index])
+        """Return one arch's accuracy; raises MissingRecordError naming the arch when the source has no record of it."""
+        key = self.target(dataset, metric, epochs)
+        index, arch_str = get_space(self.space).resolve(arch)
+        value = float(self.values[key][index])
         if np.isnan(value):
-            raise MissingRecordError(f"{self.source} has no record of {self.space} arch {index} "
-                                     f"({dataset}, {metric}, {epochs or self.default_epochs} epochs)")
+            have = int(np.isfinite(self.values[key]).sum())
+            raise MissingRecordError(f"{self.source} has no record of {self.space} arch {index} ({arch_str}) for "
+                                     f"{'/'.join(map(str, key))} (it holds {have} of {self.size} arch records)")
         return value
+
+
+def check_complete(bench: Benchmark, allow_partial: bool) -> Benchmark:
+    """Return `bench` if every arch has every record, or if `allow_partial`; else raise PartialBenchmarkError."""
+    complete = bench.complete_archs()
+    if complete < bench.size and not allow_partial:
+        raise PartialBenchmarkError(
+            f"{bench.source} holds {complete} of {bench.size} arch records of {bench.space}: a partial download or "
+            "conversion? Convert the whole official archive (`greenmachine fetch` / `greenmachine convert`), or pass "
+            "allow_partial=True to use only the archs it has (the others then have NaN accuracies and are never sampled)")
+    return bench

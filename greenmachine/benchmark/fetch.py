@@ -1,6 +1,12 @@
 """Download the official NATS-Bench archives from their public location, unpack them and convert them.
 
-The URLs are the `*-simple.tar` archives listed in D-X-Y/NATS-Bench's README (Google Drive, 2020.08.31).
+Where the files come from: the "Preparation and Download" table of D-X-Y/NATS-Bench's README (read at
+commit 00201cc9d0f0eccf21c3abbffd4872905f0df66c) links the 2020.08.31 archives
+`NATS-tss-v1_0-3ffb9-simple.tar` (Google Drive file 17_saCsj_krKjlCBLOJEpNtzPXArMCqxU) and
+`NATS-sss-v1_0-50262-simple.tar` (file 1scOMTUwcQhAMa_IMedp9lTzwmgqHLGgA), inside the shared folder
+https://drive.google.com/drive/folders/1zjB6wMANiKwB2A1yil2hQ8H_qyeSe2yt. Google Drive may refuse
+scripted downloads (quota, sign-in pages); the error then says what to download by hand and where
+to put it.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from tqdm.auto import tqdm
 from greenmachine.benchmark.convert import convert_official
 from greenmachine.benchmark.official import FOLDERS
 from greenmachine.errors import DataNotFoundError, GreenmachineError
+from greenmachine.spaces import get_space
 
 DRIVE_IDS = {"nats_tss": "17_saCsj_krKjlCBLOJEpNtzPXArMCqxU", "nats_sss": "1scOMTUwcQhAMa_IMedp9lTzwmgqHLGgA"}
 PAGE = "https://github.com/D-X-Y/NATS-Bench#preparation-and-download"
@@ -22,23 +29,29 @@ PAGE = "https://github.com/D-X-Y/NATS-Bench#preparation-and-download"
 
 def archive_url(space: str) -> str:
     """Return the direct-download URL of the official `*-simple.tar` archive of `space`."""
-    return f"https://drive.usercontent.google.com/download?id={DRIVE_IDS[space]}&export=download&confirm=t"
+    return f"https://drive.usercontent.google.com/download?id={DRIVE_IDS[get_space(space).name]}&export=download&confirm=t"
+
+
+def manual_url(space: str) -> str:
+    """Return the Google Drive page of the official `*-simple.tar` archive of `space` (for a browser)."""
+    return f"https://drive.google.com/file/d/{DRIVE_IDS[get_space(space).name]}/view"
 
 
 def unpack(archive: str | Path, dest: str | Path, space: str) -> Path:
     """Unpack an official `*-simple.tar` into `dest` and return the official folder it holds.
 
-    Refuses members that would land outside `dest`; raises DataNotFoundError if the archive does not
-    hold the expected folder.
+    Refuses members that would land outside `dest` (tarfile's `data` filter); raises
+    DataNotFoundError if the file is no tar archive or does not hold the expected folder.
     """
+    space = get_space(space).name
     dest = Path(dest).resolve()
     dest.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive) as tar:
             tar.extractall(dest, filter="data")
     except (tarfile.TarError, OSError) as exc:
-        raise DataNotFoundError(f"{archive} is not a readable tar archive ({exc}); download "
-                                f"{FOLDERS[space]}.tar again from {PAGE}") from exc
+        raise DataNotFoundError(f"{archive} is not a readable tar archive ({exc}); download {FOLDERS[space]}.tar "
+                                f"again from {manual_url(space)} (listed at {PAGE})") from exc
     folder = dest / FOLDERS[space]
     if not (folder / "meta.pickle.pbz2").is_file():
         raise DataNotFoundError(f"{archive} does not hold {FOLDERS[space]}/meta.pickle.pbz2; is it the {space} archive?")
@@ -46,38 +59,50 @@ def unpack(archive: str | Path, dest: str | Path, space: str) -> Path:
 
 
 def download(url: str, path: Path) -> Path:
-    """Download `url` to `path` with a progress bar (through a temporary file); return `path`."""
+    """Download `url` to `path` with a progress bar, through a temporary file; return `path`.
+
+    Raises OSError (network, HTTP) or GreenmachineError when the server sends something other than a
+    tar archive (Google Drive answers refusals with an HTML page).
+    """
     tmp = path.with_suffix(path.suffix + ".part")
-    with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                bar.update(len(chunk))
-    tmp.replace(path)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        if not tarfile.is_tarfile(tmp):
+            raise GreenmachineError(f"the server sent {tmp.stat().st_size} bytes that are not a tar archive "
+                                    "(a quota or sign-in page?)")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
-def fetch_official(space: str, dest: str | Path, data_dir: str | Path) -> Path:
-    """Download, unpack and convert the official files of `space`; return the compact table's path.
+def fetch_official(space: str, dest: str | Path, data_dir: str | Path, progress: bool = True) -> Path:
+    """Download (unless already there), unpack and convert the official files of `space`; return the table's path.
 
     Args:
         space: `nats_tss` or `nats_sss`.
-        dest: where the archive and the unpacked official folder go.
-        data_dir: the data folder the compact table is written into.
+        dest: where the archive `<folder>.tar` and the unpacked official folder go; an archive already
+            there is used as is (this is where to put one downloaded by hand).
+        data_dir: the data folder the compact table is written into (`<data_dir>/<space>/accuracies_long.csv.gz`).
+        progress: show progress bars.
     """
-    if space not in DRIVE_IDS:
-        raise GreenmachineError(f"unknown space {space!r}; valid: {', '.join(DRIVE_IDS)}")
+    space = get_space(space).name
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     archive = dest / f"{FOLDERS[space]}.tar"
     if not archive.is_file():
         try:
             download(archive_url(space), archive)
-        except OSError as exc:
+        except (OSError, GreenmachineError) as exc:
             raise DataNotFoundError(
-                f"could not download {FOLDERS[space]}.tar ({exc}). Download it by hand from {PAGE}, put it at "
-                f"{archive} and run `greenmachine fetch space={space}` again") from exc
+                f"could not download {archive.name} ({exc}). Download it by hand from {manual_url(space)} "
+                f"(listed at {PAGE}), put it at {archive} and run `greenmachine fetch space={space}` again") from exc
     if shutil.disk_usage(dest).free < 4 * archive.stat().st_size:
-        raise GreenmachineError(f"too little free disk under {dest} to unpack {archive.name}")
-    return convert_official(space, unpack(archive, dest, space), data_dir)
+        raise GreenmachineError(f"too little free disk under {dest} to unpack {archive.name} "
+                                f"({archive.stat().st_size / 1e9:.1f} GB packed; about 4x that is needed)")
+    return convert_official(space, unpack(archive, dest, space), data_dir, progress=progress)

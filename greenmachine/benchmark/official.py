@@ -1,4 +1,9 @@
-"""Official NATS-Bench files (the `*-simple` folders) read through the `nats_bench` API in fast mode."""
+"""Official NATS-Bench files (the `*-simple` folders) read through the `nats_bench` API in fast mode.
+
+Accuracies follow `get_more_info(index, dataset, hp, is_random=False)` (the mean over training seeds):
+`test` is its `test-accuracy` (cifar10 and cifar10-valid: ori-test; cifar100 and ImageNet16-120:
+x-test) and `valid` its `valid-accuracy` (x-valid; cifar10, trained on train+valid, has none).
+"""
 
 from __future__ import annotations
 
@@ -10,23 +15,23 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from greenmachine.benchmark.base import Benchmark
+from greenmachine.benchmark.base import Benchmark, PartialBenchmarkError
 from greenmachine.errors import DataNotFoundError, GreenmachineError
 from greenmachine.spaces import get_space
 
 FOLDERS = {"nats_tss": "NATS-tss-v1_0-3ffb9-simple", "nats_sss": "NATS-sss-v1_0-50262-simple"}
 API_NAMES = {"nats_tss": "tss", "nats_sss": "sss"}
-HPS = {"nats_tss": ("12", "200"), "nats_sss": ("01", "12", "90")}
-DATASETS = ("cifar10", "cifar10-valid", "cifar100", "ImageNet16-120")
 _RECORD = re.compile(r"(\d{6})\.pickle\.pbz2")
 
-
-class PartialBenchmarkError(DataNotFoundError):
-    """An official folder that holds records of only some archs."""
+__all__ = ["FOLDERS", "PartialBenchmarkError", "iter_records", "load_official", "official_folder", "recorded_archs"]
 
 
 def official_folder(space: str, root: str | Path) -> Path:
-    """Return the official folder of `space` under `root` ($TORCH_HOME-style), or `root` itself if it is one."""
+    """Return the official folder of `space` under `root` ($TORCH_HOME-style), or `root` itself if it is one.
+
+    Raises DataNotFoundError naming the folder looked at when it holds no `meta.pickle.pbz2`.
+    """
+    space = get_space(space).name
     root = Path(root)
     folder = root if root.name == FOLDERS[space] else root / FOLDERS[space]
     if not (folder / "meta.pickle.pbz2").is_file():
@@ -40,50 +45,77 @@ def recorded_archs(folder: Path) -> list[int]:
     return sorted(int(m.group(1)) for p in folder.iterdir() if (m := _RECORD.fullmatch(p.name)))
 
 
-def iter_records(space: str, root: str | Path, allow_partial: bool = False,
-                 progress: bool = True) -> Iterator[tuple[int, str, str, int, float, float]]:
-    """Yield (arch, arch string, dataset, epochs, test accuracy, valid accuracy) for every official record.
-
-    Accuracies follow `get_more_info(index, dataset, hp, is_random=False)`: cifar10 = ori-test,
-    cifar10-valid = x-valid and ori-test, cifar100 / ImageNet16-120 = x-valid and x-test; NaN where
-    the record has no such metric. Raises PartialBenchmarkError for a folder lacking records unless
-    `allow_partial`.
-    """
-    folder = official_folder(space, root)
-    size = get_space(space).size
-    archs = recorded_archs(folder)
-    if len(archs) < size and not allow_partial:
-        raise PartialBenchmarkError(f"{folder} holds {len(archs)} of {size} arch records: a partial download? "
-                                    "Download the whole archive (`greenmachine fetch`), or pass allow_partial=True "
-                                    "to read only the archs it has")
+def _open_api(space: str, folder: Path):
     from nats_bench import create
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         api = create(str(folder), API_NAMES[space], fast_mode=True, verbose=False)
+    ours = get_space(space)
+    if len(api.meta_archs) != ours.size:
+        raise GreenmachineError(f"{folder}/meta.pickle.pbz2 lists {len(api.meta_archs)} archs, {space} has {ours.size}")
+    for index, arch_str in enumerate(api.meta_archs):
+        if arch_str != ours.arch_string(index):
+            raise GreenmachineError(f"{folder}/meta.pickle.pbz2 names arch {index} {arch_str!r}, but {space} "
+                                    f"arch {index} is {ours.arch_string(index)!r}: not the official {space} files")
+    return api
+
+
+def _read_record(api, folder: Path, index: int) -> Iterator[tuple[str, int, float, float]]:
+    """Yield (dataset, epochs, test, valid) for every training length and dataset in one arch's record."""
+    api.reload(str(folder), index)
+    try:
+        for hp, results in api.arch2infos_dict[index].items():
+            for dataset in results.get_dataset_names():
+                info = api.get_more_info(index, dataset, hp=hp, is_random=False)
+                yield (dataset, int(hp), float(info.get("test-accuracy", np.nan)),
+                       float(info.get("valid-accuracy", np.nan)))
+    finally:
+        # The API keeps every record it loads (about 4 MB each in memory): a whole space would not fit.
+        api.arch2infos_dict.pop(index, None)
+        api.evaluated_indexes.discard(index)
+
+
+def iter_records(space: str, root: str | Path, allow_partial: bool = False,
+                 progress: bool = True) -> Iterator[tuple[int, str, str, int, float, float]]:
+    """Yield (arch, arch string, dataset, epochs, test accuracy, valid accuracy) for every official record.
+
+    One tuple per (arch, dataset, training length) the files hold (TSS: 12 and 200 epochs, SSS: 1, 12
+    and 90); NaN where the record has no such metric. Raises PartialBenchmarkError for a folder
+    lacking records unless `allow_partial`, GreenmachineError if its arch list is not the space's.
+    """
+    space = get_space(space).name
+    folder = official_folder(space, root)
+    size = get_space(space).size
+    archs = recorded_archs(folder)
+    if not archs:
+        raise DataNotFoundError(f"{folder} holds no arch records (NNNNNN.pickle.pbz2); `greenmachine fetch` downloads them")
+    if len(archs) < size and not allow_partial:
+        raise PartialBenchmarkError(f"{folder} holds {len(archs)} of {size} arch records: a partial download? "
+                                    "Download the whole archive (`greenmachine fetch`), or pass allow_partial=True "
+                                    "to read only the archs it has")
+    api = _open_api(space, folder)
     for index in tqdm(archs, desc=f"official {space} records", unit="arch", disable=not progress):
         arch_str = api.meta_archs[index]
-        for hp in HPS[space]:
-            for dataset in DATASETS:
-                try:
-                    info = api.get_more_info(index, dataset, hp=hp, is_random=False)
-                except (KeyError, ValueError):  # this record has no such dataset or training length
-                    continue
-                test = info.get("test-accuracy")
-                valid = info.get("valid-accuracy")
-                yield (index, arch_str, dataset, int(hp), np.nan if test is None else float(test),
-                       np.nan if valid is None else float(valid))
-        api.clear_params(index)
+        for dataset, epochs, test, valid in _read_record(api, folder, index):
+            yield index, arch_str, dataset, epochs, test, valid
 
 
 def load_official(space: str, root: str | Path, allow_partial: bool = False, progress: bool = True) -> Benchmark:
-    """Return the Benchmark of `space` read from official files (slow: `greenmachine convert` once instead)."""
+    """Return the Benchmark of `space` read from official files (slow for a whole space: convert once instead).
+
+    Args:
+        space: `nats_tss` or `nats_sss`.
+        root: the folder holding `NATS-tss-v1_0-3ffb9-simple/` or `NATS-sss-v1_0-50262-simple/` (or that folder).
+        allow_partial: accept a folder holding only some arch records; the others are NaN, and asking
+            for one of them raises MissingRecordError naming it.
+        progress: show a progress bar over the arch records.
+    """
+    space = get_space(space).name
     size = get_space(space).size
     values: dict[tuple[str, str, int], np.ndarray] = {}
     for index, _, dataset, epochs, test, valid in iter_records(space, root, allow_partial, progress):
         for metric, value in (("test", test), ("valid", valid)):
             if not np.isnan(value):
                 values.setdefault((dataset, metric, epochs), np.full(size, np.nan))[index] = value
-    if not values:
-        raise GreenmachineError(f"no accuracy record could be read from {official_folder(space, root)}")
     return Benchmark(space, values, str(official_folder(space, root)))

@@ -6,17 +6,28 @@ state its protocol.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import hashlib
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from numbers import Integral
 
 import numpy as np
 
 from greenmachine.benchmark.base import Benchmark
 from greenmachine.errors import GreenmachineError, check_choice
 from greenmachine.spaces import get_space
+from greenmachine.spaces.cell import Genotype
 from greenmachine.spaces.isomorphism import unique_str
 
 STRATEGIES = ("random", "stratified")
 BINNINGS = ("width", "quantile")
+CELL_SPACES = ("nats_tss",)  # spaces whose archs are cells: only there do `unique` and `drop_broken` act
+
+
+def _integer(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise GreenmachineError(f"sampling {name}={value!r}; valid: an integer >= {low}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -27,15 +38,17 @@ class SampleProtocol:
         strategy: `random` or `stratified` (by accuracy bins).
         n: search archs (stratified: used when `per_bin` is None, spread evenly over the bins).
         holdout_n: holdout archs, drawn the same way from the archs left over.
-        binning: `width` (equal-width accuracy bins) or `quantile` (equal-count accuracy bins).
-        bins: number of strata.
-        per_bin: search archs per bin (a bin with fewer takes all); None = n spread over the bins as
-            evenly as their sizes allow (a small bin's unused share goes to the others).
-        dataset, metric, epochs: the accuracy that defines the strata (None epochs = space default).
-        seed: the only randomness.
-        unique: keep one arch per isomorphism class (TSS; the lowest index).
-        drop_broken: drop archs whose cell has no path from input to output (TSS).
-        exclude: archs never drawn (e.g. the fixed evaluation holdout).
+        binning: `width` (equal-width accuracy bins) or `quantile` (equal-count accuracy bins); stratified only.
+        bins: number of strata; stratified only.
+        per_bin: search archs per bin (a bin with fewer takes all; the realised counts are recorded);
+            None = n spread over the bins as evenly as their sizes allow (a small bin's unused share
+            goes to the others). Stratified only.
+        dataset, metric, epochs: the accuracy that defines the strata and which archs have a record
+            (None epochs = the space's default; the drawn Sample's protocol holds the resolved value).
+        seed: the only randomness (numpy.random.default_rng(seed)).
+        unique: keep one arch per isomorphism class (TSS; the lowest index of the class). No-op for SSS.
+        drop_broken: drop archs whose cell has no path from input to output (TSS: 341). No-op for SSS.
+        exclude: archs never drawn (e.g. the fixed evaluation holdout); stored sorted and deduplicated.
     """
 
     strategy: str = "stratified"
@@ -55,25 +68,36 @@ class SampleProtocol:
     def __post_init__(self) -> None:
         check_choice("sampling strategy", self.strategy, STRATEGIES)
         check_choice("binning", self.binning, BINNINGS)
-        for name in ("n", "holdout_n", "bins"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < (1 if name != "holdout_n" else 0):
-                raise GreenmachineError(f"sampling {name}={value!r}; valid: an integer >= {1 if name != 'holdout_n' else 0}")
-        if self.per_bin is not None and self.per_bin < 1:
-            raise GreenmachineError(f"sampling per_bin={self.per_bin!r}; valid: an integer >= 1, or null")
+        for name, low in (("n", 1), ("holdout_n", 0), ("bins", 1), ("seed", 0)):
+            object.__setattr__(self, name, _integer(name, getattr(self, name), low))
+        if self.per_bin is not None:
+            if self.strategy != "stratified":
+                raise GreenmachineError(f"sampling per_bin={self.per_bin!r} applies only to strategy 'stratified', "
+                                        f"not {self.strategy!r}; valid for {self.strategy!r}: null")
+            object.__setattr__(self, "per_bin", _integer("per_bin", self.per_bin, 1))
+        if self.epochs is not None:
+            object.__setattr__(self, "epochs", _integer("epochs", self.epochs, 1))
+        exclude = sorted({_integer("exclude entry", a, 0) for a in np.asarray(self.exclude).ravel().tolist()})
+        object.__setattr__(self, "exclude", tuple(exclude))
+
+    def exclude_digest(self) -> str:
+        """Return a short sha256 of the excluded arch indices (identifies the set exactly in a run record)."""
+        return hashlib.sha256(",".join(map(str, self.exclude)).encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Sample:
     """A drawn sample.
 
     Attributes:
-        search: arch indices the search sees, int64 [n].
+        search: arch indices the search sees, int64 [n], sorted within each bin.
         holdout: disjoint arch indices drawn the same way, int64 [holdout_n].
-        protocol: how they were drawn.
-        edges: bin edges in accuracy points (stratified), else empty.
-        search_counts, holdout_counts: realised archs per bin (stratified), else empty.
-        candidates: archs that could be drawn (after exclusions and filters).
+        protocol: how they were drawn (epochs resolved).
+        edges: bin edges in accuracy points, [bins + 1] (stratified), else empty.
+        search_counts, holdout_counts: realised archs per bin, [bins] (stratified), else empty.
+        candidates: archs that could be drawn (with a record, not excluded, filters applied).
+        space: the space the arch indices belong to.
+        bin_sizes: candidates per bin, [bins] (stratified), else empty.
     """
 
     search: np.ndarray
@@ -83,55 +107,87 @@ class Sample:
     search_counts: tuple[int, ...] = ()
     holdout_counts: tuple[int, ...] = ()
     candidates: int = 0
+    space: str = ""
+    bin_sizes: tuple[int, ...] = ()
+
+    def filters_apply(self) -> bool:
+        """Return whether `unique` and `drop_broken` act on this sample's space (cell spaces only)."""
+        return self.space in CELL_SPACES
 
     def to_dict(self) -> dict[str, object]:
-        """Return the protocol and realised strata as plain values (for run records)."""
+        """Return the protocol and realised strata as JSON-ready values (the excluded archs as count and digest)."""
         protocol = asdict(self.protocol)
         protocol["exclude"] = len(self.protocol.exclude)
-        return {"protocol": protocol, "search": len(self.search), "holdout": len(self.holdout),
-                "edges": [round(e, 4) for e in self.edges], "search_counts": list(self.search_counts),
-                "holdout_counts": list(self.holdout_counts), "candidates": self.candidates}
+        protocol["exclude_sha256"] = self.protocol.exclude_digest()
+        return {"space": self.space, "protocol": protocol, "search": len(self.search), "holdout": len(self.holdout),
+                "edges": [round(e, 4) for e in self.edges], "bin_sizes": list(self.bin_sizes),
+                "search_counts": list(self.search_counts), "holdout_counts": list(self.holdout_counts),
+                "candidates": self.candidates, "filters_apply": self.filters_apply()}
 
     def describe(self) -> str:
-        """Return one sentence saying how the sample was drawn."""
+        """Return one sentence saying exactly how the sample was drawn."""
         p = self.protocol
         filters = [f for f, on in (("one arch per isomorphism class", p.unique), ("no broken cells", p.drop_broken)) if on]
-        text = (f"{p.strategy} sample of {len(self.search)} search and {len(self.holdout)} holdout archs from "
-                f"{self.candidates} candidates ({p.dataset} {p.metric} accuracy, seed {p.seed}"
-                + (f", {len(p.exclude)} evaluation archs excluded" if p.exclude else "")
+        if filters and not self.filters_apply():
+            filters = [f"unique/drop_broken are no-ops for {self.space} (no isomorphic or broken archs)"]
+        text = (f"{p.strategy} {self.space} sample of {len(self.search)} search and {len(self.holdout)} holdout archs "
+                f"from {self.candidates} candidates ({p.dataset} {p.metric} accuracy at {p.epochs} epochs, seed {p.seed}"
+                + (f", {len(p.exclude)} evaluation archs excluded (sha256 {p.exclude_digest()})" if p.exclude else "")
                 + (", " + ", ".join(filters) if filters else "") + ")")
         if p.strategy == "stratified":
             edges = ", ".join(f"{e:.2f}" for e in self.edges)
+            asked = f"{p.per_bin} per bin" if p.per_bin is not None else f"n={p.n} spread over the bins"
             text += (f"; {p.bins} {'equal-width' if p.binning == 'width' else 'quantile'} accuracy bins with edges "
-                     f"[{edges}], search per bin {list(self.search_counts)}, holdout per bin {list(self.holdout_counts)}")
+                     f"[{edges}] holding {list(self.bin_sizes)} candidates, {asked}: search per bin "
+                     f"{list(self.search_counts)}, holdout per bin {list(self.holdout_counts)}")
         return text
 
 
+@lru_cache(maxsize=4)
+def _cell_masks(space: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (connected, class representative) bool [size] masks of a cell space's archs."""
+    ours = get_space(space)
+    strings = [ours.arch_string(i) for i in range(ours.size)]
+    connected = np.array([Genotype.parse(s).is_connected() for s in strings])
+    first: dict[str, int] = {}
+    for i, s in enumerate(strings):
+        first.setdefault(unique_str(s), i)
+    representative = np.zeros(ours.size, dtype=bool)
+    representative[list(first.values())] = True
+    for mask in (connected, representative):
+        mask.flags.writeable = False
+    return connected, representative
+
+
 def candidate_archs(bench: Benchmark, protocol: SampleProtocol) -> np.ndarray:
-    """Return the archs a protocol may draw: with an accuracy record, not excluded, filters applied."""
+    """Return the archs a protocol may draw, int64 sorted: with an accuracy record, not excluded, filters applied.
+
+    `unique` keeps the lowest index of each isomorphism class; if that arch is excluded or has no
+    record, the class is left out. Raises GreenmachineError for excluded indices outside the space.
+    """
     accuracy = bench.accuracies(protocol.dataset, protocol.metric, protocol.epochs)
     keep = np.isfinite(accuracy)
+    if protocol.exclude and protocol.exclude[-1] >= bench.size:
+        bad = [a for a in protocol.exclude if a >= bench.size]
+        raise GreenmachineError(f"sampling exclude holds arch indices outside {bench.space} ({bad[:5]}...); "
+                                f"valid: 0..{bench.size - 1}")
     keep[np.asarray(protocol.exclude, dtype=np.int64)] = False
-    if bench.space == "nats_tss" and (protocol.unique or protocol.drop_broken):
-        space = get_space(bench.space)
-        strings = [space.arch_string(i) for i in range(space.size)]
+    if bench.space in CELL_SPACES and (protocol.unique or protocol.drop_broken):
+        connected, representative = _cell_masks(bench.space)
         if protocol.drop_broken:
-            from greenmachine.spaces.cell import Genotype
-
-            keep &= np.array([Genotype.parse(s).is_connected() for s in strings])
+            keep &= connected
         if protocol.unique:
-            first: dict[str, int] = {}
-            for i, s in enumerate(strings):
-                first.setdefault(unique_str(s), i)
-            representative = np.zeros(space.size, dtype=bool)
-            representative[list(first.values())] = True
             keep &= representative
-    return np.flatnonzero(keep)
+    return np.flatnonzero(keep).astype(np.int64)
+
+
+def _draw_check(k: int, available: int, what: str) -> None:
+    if k > available:
+        raise GreenmachineError(f"cannot draw {k} {what} archs: only {available} are available")
 
 
 def _draw(rng: np.random.Generator, pool: np.ndarray, k: int, what: str) -> np.ndarray:
-    if k > len(pool):
-        raise GreenmachineError(f"cannot draw {k} {what} archs: only {len(pool)} are available")
+    _draw_check(k, len(pool), what)
     return np.sort(rng.choice(pool, size=k, replace=False)) if k else np.array([], dtype=np.int64)
 
 
@@ -152,13 +208,20 @@ def spread(total: int, capacity: np.ndarray) -> np.ndarray:
 
 
 def draw_sample(bench: Benchmark, protocol: SampleProtocol) -> Sample:
-    """Return the sample `protocol` describes (the same sample for the same protocol and benchmark)."""
+    """Return the sample `protocol` describes (the same sample for the same protocol and benchmark).
+
+    Raises GreenmachineError naming both numbers when more archs are asked for than there are candidates.
+    """
+    protocol = replace(protocol, epochs=bench.target(protocol.dataset, protocol.metric, protocol.epochs)[2])
     rng = np.random.default_rng(protocol.seed)
     pool = candidate_archs(bench, protocol)
     if protocol.strategy == "random":
         search = _draw(rng, pool, protocol.n, "search")
         holdout = _draw(rng, np.setdiff1d(pool, search), protocol.holdout_n, "holdout")
-        return Sample(search.astype(np.int64), holdout.astype(np.int64), protocol, candidates=len(pool))
+        return Sample(search.astype(np.int64), holdout.astype(np.int64), protocol, candidates=len(pool),
+                      space=bench.space)
+    if not len(pool):
+        raise GreenmachineError(f"cannot draw a stratified sample: no {bench.space} arch is a candidate")
     accuracy = bench.accuracies(protocol.dataset, protocol.metric, protocol.epochs)[pool]
     if protocol.binning == "width":
         edges = np.linspace(accuracy.min(), accuracy.max(), protocol.bins + 1)
@@ -170,7 +233,9 @@ def draw_sample(bench: Benchmark, protocol: SampleProtocol) -> Sample:
     if protocol.per_bin is not None:
         search_counts = np.minimum(sizes, protocol.per_bin)
     else:
+        _draw_check(protocol.n, len(pool), "search")
         search_counts = spread(protocol.n, sizes)
+    _draw_check(protocol.holdout_n, len(pool) - int(search_counts.sum()), "holdout")
     holdout_counts = spread(protocol.holdout_n, sizes - search_counts)
     search, holdout = [], []
     for b in range(protocol.bins):
@@ -179,7 +244,7 @@ def draw_sample(bench: Benchmark, protocol: SampleProtocol) -> Sample:
         holdout.append(_draw(rng, np.setdiff1d(members[b], chosen), int(holdout_counts[b]), "holdout"))
     return Sample(np.concatenate(search).astype(np.int64), np.concatenate(holdout).astype(np.int64), protocol,
                   tuple(float(e) for e in edges), tuple(len(s) for s in search), tuple(len(h) for h in holdout),
-                  len(pool))
+                  len(pool), bench.space, tuple(int(s) for s in sizes))
 
 
 PERMUTATION_SEED = 0
@@ -198,6 +263,7 @@ def fixed_holdout(bench: Benchmark, n: int = 3000, dataset: str = "cifar10", met
     and n (and a holdout of n archs contains every smaller one); every search excludes it, so numbers
     reported on it are on archs no search saw. When n reaches the archs with a record, it is all of them.
     """
+    n = _integer("fixed holdout n", n, 1)
     order = space_permutation(bench.space)
     order = order[np.isfinite(bench.accuracies(dataset, metric, epochs)[order])]
     return np.sort(order[:n]).astype(np.int64)
