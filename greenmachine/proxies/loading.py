@@ -21,8 +21,9 @@ def load_exported(path: str | Path) -> Proxy:
     missing = [k for k in ("NAME", "EXPRESSION", "STATISTICS") if not hasattr(module, k)]
     if missing:
         raise GreenmachineError(f"{path} is not an exported greenmachine proxy: it lacks {', '.join(missing)}")
-    return expression_proxy(f"{module.NAME} ({path.parent.parent.name})" if path.parent.name == "proxies"
-                            else module.NAME, module.EXPRESSION, module.STATISTICS, (module.__doc__ or "").split("\n")[0])
+    # a search's proxies/ folder: name it after its run folder, e.g. `tss_cifar10/proxy_1`
+    name = f"{path.parent.parent.name}/{module.NAME}" if path.parent.name == "proxies" else module.NAME
+    return expression_proxy(name, module.EXPRESSION, module.STATISTICS, (module.__doc__ or "").split("\n")[0])
 
 
 def resolve_proxy(spec: str) -> Proxy:
