@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from greenmachine.benchmark import fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import space_permutation
@@ -15,8 +17,10 @@ from greenmachine.errors import GreenmachineError
 from greenmachine.paths import cache_dir, data_dir
 from greenmachine.spaces import get_space
 from greenmachine.statistics import STATISTICS, StatisticsOptions, default_statistics
-from greenmachine.statistics.engine import lean_statistics
 from greenmachine.statistics.cache import StatisticsCache
+from greenmachine.statistics.engine import lean_statistics, passes_for
+from greenmachine.statistics.runner import CacheJob, default_workers, fill_cache
+from greenmachine.statistics.table import StatisticsTable, clean_columns
 
 # Real probe images that ship with the benchmark data, per dataset (others default to noise).
 AUTO_PROBE_FILES = {"cifar10": "images/cifar10_test_500_jpeg.npz", "cifar10-valid": "images/cifar10_test_500_jpeg.npz"}
@@ -86,3 +90,39 @@ def select_archs(space: str, spec: object, data: str | Path | None = None) -> np
         space_obj = get_space(space)
         return np.array([space_obj.resolve(a)[0] for a in spec], dtype=np.int64)
     raise GreenmachineError(f"archs={spec!r} is not understood; {forms}")
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where statistics are computed and where data and caches are found.
+
+    Attributes:
+        device: torch device string (`cpu`, `cuda`, ...).
+        workers: parallel worker processes (None: one per CPU core, one for a GPU).
+        progress: show progress bars.
+        data_dir, cache_dir: overrides of the data and cache folders (None: the defaults).
+    """
+
+    device: str = "cpu"
+    workers: int | None = None
+    progress: bool = True
+    data_dir: str | None = None
+    cache_dir: str | None = None
+
+
+def cached_table(space: str, dataset: str, archs: np.ndarray, statistics: list[str], probe: Probe,
+                 options: StatisticsOptions, compute: Compute) -> tuple[StatisticsTable, np.ndarray, StatisticsCache]:
+    """Return the statistics of `archs` (computing what the cache lacks), the kept positions and the cache.
+
+    Archs with a NaN statistic (a failed pass) are dropped; infinities are made finite keeping the
+    order (see clean_columns). The table's rows are `archs[kept]`.
+    """
+    cache = make_cache(space, dataset, probe, options, compute.cache_dir)
+    workers = compute.workers or default_workers(compute.device)
+    threads = 1 if workers > 1 else max(1, torch.get_num_threads())
+    job = CacheJob(space, dataset, probe, options, compute.device, threads)
+    fill_cache(cache, [int(a) for a in archs], passes_for(statistics), job, workers=workers, progress=compute.progress)
+    table, _ = cache.load(statistics, archs)
+    table, bad_rows = clean_columns(table)
+    kept = np.setdiff1d(np.arange(len(archs)), bad_rows)
+    return table.select(kept), kept, cache

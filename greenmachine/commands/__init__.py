@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
 
+from greenmachine.config import ProbeConfig, build, resolve_device
 from greenmachine.registry import Registry
+from greenmachine.statistics import StatisticsOptions
+from greenmachine.workspace import Compute, statistic_names
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,24 @@ def plain(cfg: DictConfig, key: str | None = None) -> dict:
     """Return a config section (or the whole config) as resolved plain Python values."""
     node = cfg if key is None else cfg[key]
     return OmegaConf.to_container(node, resolve=True)
+
+
+def statistics_settings(cfg: DictConfig) -> tuple[list[str], StatisticsOptions]:
+    """Return the statistic names and pass options of the config's `statistics` section, checked."""
+    section = plain(cfg, "statistics")
+    names = statistic_names(section.pop("names"))
+    return names, build(StatisticsOptions, section, "statistics")
+
+
+def probe_settings(cfg: DictConfig) -> ProbeConfig:
+    """Return the config's `probe` section, checked."""
+    return build(ProbeConfig, plain(cfg, "probe"), "probe")
+
+
+def compute_settings(cfg: DictConfig) -> Compute:
+    """Return where the config says to compute statistics (device, workers) and find data and caches."""
+    workers = None if cfg.workers == "auto" else int(cfg.workers)
+    return Compute(resolve_device(cfg.device), workers, bool(cfg.get("progress", True)), cfg.data_dir, cfg.cache_dir)
 
 
 from greenmachine.commands import cache, data, ensemble, evaluate, export, info, search  # noqa: E402,F401  (registers the commands)

@@ -6,14 +6,13 @@ import os
 
 from omegaconf import DictConfig
 
-from greenmachine.commands import command, plain
-from greenmachine.config import ProbeConfig, build, resolve_device
+from greenmachine.commands import command, plain, probe_settings, statistics_settings
+from greenmachine.config import resolve_device
+from greenmachine.errors import check_choice
 from greenmachine.spaces import get_space
-from greenmachine.statistics import StatisticsOptions
 from greenmachine.statistics.engine import passes_for
 from greenmachine.statistics.runner import BACKENDS, CacheJob, default_workers, fill_cache
-from greenmachine.workspace import make_cache, make_probe, select_archs, statistic_names
-from greenmachine.errors import check_choice
+from greenmachine.workspace import make_cache, make_probe, select_archs
 
 
 @command("cache", "compute and cache the statistics of a set of archs (resumable, parallel, CUDA or Ray)")
@@ -23,10 +22,8 @@ def cache(cfg: DictConfig) -> dict[str, object]:
     dataset = cfg.dataset.name
     device = resolve_device(cfg.device)
     check_choice("backend", cfg.backend, BACKENDS)
-    stats_cfg = plain(cfg, "statistics")
-    names = statistic_names(stats_cfg.pop("names"))
-    options = build(StatisticsOptions, stats_cfg, "statistics")
-    probe = make_probe(dataset, build(ProbeConfig, plain(cfg, "probe"), "probe"), cfg.data_dir)
+    names, options = statistics_settings(cfg)
+    probe = make_probe(dataset, probe_settings(cfg), cfg.data_dir)
     store = make_cache(space, dataset, probe, options, cfg.cache_dir)
     archs = select_archs(space, plain(cfg)["archs"], cfg.data_dir)
     workers = default_workers(device) if cfg.workers == "auto" else int(cfg.workers)

@@ -12,18 +12,13 @@ from omegaconf import DictConfig
 
 from greenmachine.benchmark import fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import space_permutation
-from greenmachine.commands import command, plain
-from greenmachine.config import ProbeConfig, build, resolve_device
+from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings
 from greenmachine.ensemble import fit_ensemble
 from greenmachine.proxies.loading import resolve_proxy
 from greenmachine.spaces import get_space
-from greenmachine.statistics import StatisticsOptions
 from greenmachine.statistics.cache import atomic_write_text
-from greenmachine.statistics.engine import passes_for
-from greenmachine.statistics.runner import CacheJob, default_workers, fill_cache
-from greenmachine.tasks import clean_columns
 from greenmachine.tracking import tracked_run
-from greenmachine.workspace import EVALUATION_SIZE, make_cache, make_probe
+from greenmachine.workspace import EVALUATION_SIZE, cached_table, make_probe
 
 # GreenFactory's published Kendall tau on held-out archs (ANCHORS.md).
 PUBLISHED = {("nats_sss", "cifar10"): 0.907, ("nats_sss", "cifar100"): 0.945, ("nats_sss", "ImageNet16-120"): 0.920,
@@ -43,20 +38,12 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     train = np.sort(np.random.default_rng(int(cfg.seed)).choice(pool, int(cfg.train), replace=False))
     proxies = [resolve_proxy(str(p)) for p in cfg.proxies]
     names = list(dict.fromkeys(s for p in proxies for s in p.statistics))
-    stats_cfg = plain(cfg, "statistics")
-    stats_cfg.pop("names")
-    options = build(StatisticsOptions, stats_cfg, "statistics")
-    probe = make_probe(dataset, build(ProbeConfig, plain(cfg, "probe"), "probe"), cfg.data_dir)
-    store = make_cache(space, dataset, probe, options, cfg.cache_dir)
+    _, options = statistics_settings(cfg)
+    compute = compute_settings(cfg)
+    probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
     archs = np.concatenate([train, test])
-    device = resolve_device(cfg.device)
-    workers = default_workers(device) if cfg.workers == "auto" else int(cfg.workers)
-    fill_cache(store, [int(a) for a in archs], passes_for(names), CacheJob(space, dataset, probe, options, device),
-               workers=workers, progress=bool(cfg.progress))
-    table, _ = store.load(names, archs)
-    table, bad = clean_columns(table)
-    keep = np.setdiff1d(np.arange(len(archs)), bad)
-    table, archs = table.select(keep), archs[keep]
+    table, kept, _ = cached_table(space, dataset, archs, names, probe, options, compute)
+    archs = archs[kept]
     scores = {p.name: p.evaluate(table).double().numpy() for p in proxies}
     rows = np.arange(len(archs))
     is_train = np.isin(archs, train)

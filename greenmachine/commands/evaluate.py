@@ -9,17 +9,13 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from greenmachine.benchmark import load_benchmark
-from greenmachine.commands import command, plain
-from greenmachine.config import ProbeConfig, build, resolve_device
+from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings
 from greenmachine.league import league, write_league
 from greenmachine.proxies.loading import resolve_proxy
 from greenmachine.spaces import get_space
-from greenmachine.statistics import STATISTICS, StatisticsOptions
 from greenmachine.statistics.engine import passes_for
-from greenmachine.statistics.runner import CacheJob, default_workers, fill_cache
-from greenmachine.tasks import clean_columns
 from greenmachine.tracking import tracked_run
-from greenmachine.workspace import make_cache, make_probe, select_archs
+from greenmachine.workspace import cached_table, make_probe, select_archs
 
 
 @command("evaluate", "league table of baselines and exported proxies on the same archs (JSON, Markdown, plots)")
@@ -31,22 +27,15 @@ def evaluate(cfg: DictConfig) -> dict[str, object]:
     accuracy_all = bench.accuracies(dataset, metric, int(cfg.space.epochs))
     proxies = [resolve_proxy(str(p)) for p in cfg.proxies]
     names = list(dict.fromkeys(s for p in proxies for s in p.statistics))
-    stats_cfg = plain(cfg, "statistics")
-    stats_cfg.pop("names")
-    options = build(StatisticsOptions, stats_cfg, "statistics")
-    probe = make_probe(dataset, build(ProbeConfig, plain(cfg, "probe"), "probe"), cfg.data_dir)
-    store = make_cache(space, dataset, probe, options, cfg.cache_dir)
+    _, options = statistics_settings(cfg)
+    compute = compute_settings(cfg)
+    probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
     archs = select_archs(space, plain(cfg)["archs"], cfg.data_dir)
     archs = archs[np.isfinite(accuracy_all[archs])]
-    device = resolve_device(cfg.device)
-    workers = default_workers(device) if cfg.workers == "auto" else int(cfg.workers)
-    job = CacheJob(space, dataset, probe, options, device, threads=1 if workers > 1 else 2)
+    table, kept, store = cached_table(space, dataset, archs, names, probe, options, compute)
+    bad = len(archs) - len(kept)
+    archs = archs[kept]
     passes = passes_for(names)
-    fill_cache(store, [int(a) for a in archs], passes, job, workers=workers, progress=bool(cfg.progress))
-    table, _ = store.load(names, archs)
-    table, bad = clean_columns(table)
-    keep = np.setdiff1d(np.arange(len(archs)), bad)
-    table, archs = table.select(keep), archs[keep]
     cost = {p.name: store.costs(passes_for(p.statistics), archs) for p in proxies}
     rows, scores = league(proxies, table, accuracy_all[archs], space, dataset, cost)
     out = Path(HydraConfig.get().runtime.output_dir)
@@ -59,6 +48,6 @@ def evaluate(cfg: DictConfig) -> dict[str, object]:
         for path in files.values():
             tracker.artifact(path)
     print(files["markdown"].read_text())
-    print(f"compute spent on statistics: {spent:.0f} s over {len(archs)} archs ({len(bad)} dropped for failed statistics)"
+    print(f"compute spent on statistics: {spent:.0f} s over {len(archs)} archs ({bad} dropped for failed statistics)"
           f" -> {out}")
     return {"out": str(out), "rows": len(rows)}

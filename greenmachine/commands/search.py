@@ -8,15 +8,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from greenmachine.benchmark import SampleProtocol
-from greenmachine.commands import command, plain
-from greenmachine.config import ConfigError, ProbeConfig, build, resolve_device
+from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings
+from greenmachine.config import ConfigError, build
 from greenmachine.gp import GPConfig
 from greenmachine.search import run_search
 from greenmachine.spaces import get_space
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.tasks import TaskData, prepare_task
 from greenmachine.tracking import tracked_run
-from greenmachine.workspace import statistic_names
 
 
 def task_targets(cfg: DictConfig) -> list[tuple[str, str]]:
@@ -32,17 +31,15 @@ def task_targets(cfg: DictConfig) -> list[tuple[str, str]]:
 
 def prepare_tasks(cfg: DictConfig, statistics: list[str], options: StatisticsOptions) -> list[TaskData]:
     """Return every target of the run prepared: samples drawn, statistics cached and loaded."""
-    sampling = plain(cfg, "sampling")
-    protocol = build(SampleProtocol, sampling, "sampling")
-    probe = build(ProbeConfig, plain(cfg, "probe"), "probe")
-    device = resolve_device(cfg.device)
-    workers = None if cfg.workers == "auto" else int(cfg.workers)
+    protocol = build(SampleProtocol, plain(cfg, "sampling"), "sampling")
+    probe = probe_settings(cfg)
+    compute = compute_settings(cfg)
     tasks = []
     for space, dataset in task_targets(cfg):
         metric = cfg.dataset.metric if dataset == cfg.dataset.name else ("valid" if dataset == "cifar10-valid" else "test")
         epochs = get_space_epochs(space, cfg)
         tasks.append(prepare_task(space, dataset, metric, epochs, protocol, int(cfg.evaluation_size), probe, statistics,
-                                  options, device, workers, cfg.data_dir, cfg.cache_dir, bool(cfg.progress)))
+                                  options, compute))
     return tasks
 
 
@@ -54,9 +51,7 @@ def get_space_epochs(space: str, cfg: DictConfig) -> int | None:
 @command("search", "evolve proxies with GP, report them on archs never searched, export them as Python")
 def search(cfg: DictConfig) -> dict[str, object]:
     """Run one search in the Hydra run folder and print where its results are."""
-    stats_cfg = plain(cfg, "statistics")
-    statistics = statistic_names(stats_cfg.pop("names"))
-    options = build(StatisticsOptions, stats_cfg, "statistics")
+    statistics, options = statistics_settings(cfg)
     gp_config = build(GPConfig, plain(cfg, "gp"), "gp")
     tasks = prepare_tasks(cfg, statistics, options)
     out = Path(HydraConfig.get().runtime.output_dir)

@@ -18,7 +18,7 @@ def _min_eig(feature: torch.Tensor) -> float:
 
 @probe_pass("meco", produces={
     "meco_layer": ("layer", 1, "smallest eigenvalue of the layer output's channel correlation on one probe image"),
-    "meco": ("scalar", 1, "MeCo: sum over every executed module of that smallest eigenvalue, one image, train mode"),
+    "meco": ("scalar", 1, "MeCo: sum over every executed module of the smallest eigenvalue of its output's channel correlation, one image, train mode"),
     "meco_opt": ("scalar", 1, "MeCo_opt: sum over modules of (C/8) x smallest eigenvalue of 8 random channels"),
 }, uses=("meco_channels",))
 def meco_pass(ctx: PassContext) -> dict[str, object]:

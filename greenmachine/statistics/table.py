@@ -84,3 +84,32 @@ def stack_statistics(rows: list[tuple[int, dict[str, np.ndarray], dict[str, floa
     scalar_cols = {name: torch.tensor([float(s.get(name, np.nan)) for _, _, s in rows], dtype=torch.float32)
                    for name in scalar_names}
     return StatisticsTable(np.array([a for a, _, _ in rows], dtype=np.int64), layer_cols, mask, scalar_cols)
+
+
+def clean_columns(table: StatisticsTable) -> tuple[StatisticsTable, np.ndarray]:
+    """Return the table with infinities made finite and the positions of rows holding a NaN.
+
+    -inf (e.g. AZ-NAS trainability of an identity network) becomes slightly below the column's
+    finite minimum and +inf slightly above its maximum, so the order of archs is kept.
+    """
+    bad = torch.zeros(len(table), dtype=torch.bool)
+
+    def finite(column: torch.Tensor) -> torch.Tensor:
+        values = column[torch.isfinite(column)]
+        if values.numel() == 0:
+            return torch.zeros_like(column)
+        low, high = values.min(), values.max()
+        margin = 0.01 * (high - low) + 1e-6
+        return torch.nan_to_num(column, nan=float("nan"), posinf=float(high + margin), neginf=float(low - margin))
+
+    layer = {}
+    for name, column in table.layer.items():
+        column = torch.where(table.mask, column, torch.zeros_like(column))
+        bad |= torch.isnan(column).any(dim=1)
+        layer[name] = torch.where(table.mask, finite(column), column)
+    scalar = {}
+    for name, column in table.scalar.items():
+        bad |= torch.isnan(column)
+        scalar[name] = finite(column)
+    cleaned = StatisticsTable(table.arch_indices, layer, table.mask, scalar)
+    return cleaned, torch.nonzero(bad).flatten().numpy()
