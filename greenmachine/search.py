@@ -140,12 +140,13 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
                origin: dict[str, str], progress: bool = True) -> SearchOutcome:
     """Evolve proxies on the tasks' search archs and write report, proxies and plots into `out`.
 
-    A checkpoint (`out/checkpoint.pkl`) is written after every generation; rerunning in the same
+    With the single-target fitness `kendall` only the first task is searched and the others are
+    reported (cross-transfer); the multi-target fitnesses search on every task. A checkpoint (`out/checkpoint.pkl`) is written after every generation; rerunning in the same
     folder resumes from the last completed generation.
     """
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    searched = [t.subset("search") for t in tasks]
+    searched = [t.subset("search") for t in (tasks[:1] if config.fitness == "kendall" else tasks)]
     bar, callback = _progress(config, tracker, progress)
     with bar:
         result = evolve([tab for tab, _ in searched], [acc for _, acc in searched], config, [callback],
