@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib import import_module
 
 from torch import nn
 
@@ -10,8 +11,17 @@ from greenmachine.data.probe import Probe
 from greenmachine.errors import GreenmachineError
 from greenmachine.proxies import baselines  # noqa: F401  (registers the baselines)
 from greenmachine.proxies.base import PROXIES, Proxy, register_proxy
+from greenmachine.proxies.expression import expression_proxy
 from greenmachine.statistics import STATISTICS, StatisticsOptions, compute_statistics
 from greenmachine.statistics.table import stack_statistics
+
+
+# Proxies greenmachine discovered and ships: modules of this package written by `greenmachine export`.
+SHIPPED: tuple[str, ...] = ()
+for _name in SHIPPED:
+    _module = import_module(f"greenmachine.proxies.{_name}")
+    register_proxy(expression_proxy(_module.NAME, _module.EXPRESSION, _module.STATISTICS,
+                                    (_module.__doc__ or "").strip().splitlines()[0]))
 
 
 def proxy_statistics(names: Iterable[str]) -> list[str]:
@@ -40,4 +50,4 @@ def score(net: nn.Module, probe: Probe, proxies: Iterable[str], options: Statist
     return {name: float(PROXIES[name].evaluate(table)[0]) for name in proxies}
 
 
-__all__ = ["PROXIES", "Proxy", "proxy_statistics", "register_proxy", "score"]
+__all__ = ["PROXIES", "SHIPPED", "Proxy", "proxy_statistics", "register_proxy", "score"]

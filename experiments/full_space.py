@@ -1,0 +1,94 @@
+"""Shipped proxies and lean baselines over whole NATS-Bench spaces: per-arch scores and their correlations.
+
+    python experiments/full_space.py compute [--spaces nats_tss nats_sss] [--datasets ...] [--archs all]
+    python experiments/full_space.py check
+
+`compute` fills the statistics cache for every arch (resumable: a killed run picks up where it
+stopped), scores the shipped proxies and the lean baselines, and writes the per-arch scores to
+`experiments/results/scores_<space>.csv.gz` (columns: arch_index, dataset, one per proxy).
+`check` needs no statistics: it reads those tables and the benchmark's accuracies and prints
+Kendall tau and Spearman rho of every proxy per space and dataset, beside the published anchors.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from greenmachine.benchmark import load_benchmark
+from greenmachine.config import ProbeConfig
+from greenmachine.metrics import kendall, spearman
+from greenmachine.proxies import PROXIES, SHIPPED, proxy_statistics
+from greenmachine.report import worst_filled
+from greenmachine.statistics import StatisticsOptions
+from greenmachine.workspace import Compute, cached_table, make_probe, select_archs
+
+RESULTS = Path(__file__).parent / "results"
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+LEAN_BASELINES = ("meco", "meco_opt", "az_nas", "synflow", "zen", "l2_norm", "params", "flops")
+# Best published training-free Kendall tau, full space (ANCHORS.md): VKDNW_agg on TSS; EZNAS on SSS cifar10.
+ANCHORS = {("nats_tss", "cifar10"): ("VKDNW_agg", 0.750), ("nats_tss", "cifar100"): ("VKDNW_agg", 0.753),
+           ("nats_tss", "ImageNet16-120"): ("VKDNW_agg", 0.743), ("nats_sss", "cifar10"): ("EZNAS", 0.707)}
+
+
+def compute(spaces: list[str], datasets: list[str], archs_spec: str, workers: int | None) -> None:
+    """Score every arch of each space and dataset with the shipped proxies and lean baselines; write the tables."""
+    proxies = [*SHIPPED, *LEAN_BASELINES]
+    names = proxy_statistics(proxies)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for space in spaces:
+        frames = []
+        for dataset in datasets:
+            archs = select_archs(space, archs_spec if archs_spec == "all" else int(archs_spec))
+            probe = make_probe(dataset, ProbeConfig())
+            table, kept, _ = cached_table(space, dataset, np.sort(archs), names, probe, StatisticsOptions(),
+                                          Compute(workers=workers))
+            frame = pd.DataFrame({"arch_index": table.arch_indices, "dataset": dataset})
+            for name in proxies:
+                frame[name] = PROXIES[name].evaluate(table).double().numpy()
+            frames.append(frame)
+            print(f"{space} {dataset}: {len(table)} archs scored ({len(archs) - len(kept)} dropped)")
+        path = RESULTS / f"scores_{space}.csv.gz"
+        pd.concat(frames).to_csv(path, index=False, float_format="%.7g")
+        print(f"wrote {path}")
+
+
+def check() -> None:
+    """Print Kendall tau and Spearman rho of every proxy in the committed score tables."""
+    print("| space | dataset | archs | proxy | Kendall tau | Spearman rho | best published training-free |")
+    print("|---|---|---|---|---|---|---|")
+    for path in sorted(RESULTS.glob("scores_*.csv.gz")):
+        space = path.name.removeprefix("scores_").removesuffix(".csv.gz")
+        bench = load_benchmark(space)
+        frame = pd.read_csv(path)
+        for dataset, group in frame.groupby("dataset", sort=False):
+            accuracy = bench.accuracies(dataset)[group.arch_index.to_numpy()]
+            anchor = ANCHORS.get((space, dataset))
+            for name in [c for c in group.columns if c not in ("arch_index", "dataset")]:
+                scores = worst_filled(group[name].to_numpy())
+                published = f"{anchor[0]} {anchor[1]:.3f}" if anchor else ""
+                print(f"| {space} | {dataset} | {len(group)} | {name} | {kendall(scores, accuracy):.3f} | "
+                      f"{spearman(scores, accuracy):.3f} | {published} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("compute")
+    run.add_argument("--spaces", nargs="+", default=["nats_tss", "nats_sss"])
+    run.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    run.add_argument("--archs", default="all", help="all, or a count N (the first N of the fixed random order)")
+    run.add_argument("--workers", type=int, default=None)
+    sub.add_parser("check")
+    args = parser.parse_args()
+    if args.command == "compute":
+        compute(args.spaces, args.datasets, args.archs, args.workers)
+    else:
+        check()
+
+
+if __name__ == "__main__":
+    main()

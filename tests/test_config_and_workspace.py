@@ -1,0 +1,74 @@
+"""Checked settings, arch selections and table cleaning: every bad value named with what is valid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from greenmachine.config import ConfigError, ProbeConfig, build, resolve_device
+from greenmachine.errors import GreenmachineError, UnknownNameError
+from greenmachine.gp import GPConfig
+from greenmachine.statistics import StatisticsOptions
+from greenmachine.statistics.table import StatisticsTable, clean_columns
+from greenmachine.workspace import probe_source, select_archs, statistic_names
+
+
+def test_build_checks_keys_and_types():
+    assert build(ProbeConfig, {"batch_size": 32}, "probe") == ProbeConfig(batch_size=32)
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) 'batch' in probe; valid: batch_size, seed, source, split"):
+        build(ProbeConfig, {"batch": 32}, "probe")
+    with pytest.raises(ConfigError, match="statistics.halves = 'two' is not a int"):
+        build(StatisticsOptions, {"halves": "two"}, "statistics")
+    gp = build(GPConfig, {"mutations": ["shrink"], "terminals": ["meco"]}, "gp")
+    assert gp.mutations == ("shrink",) and gp.terminals == ("meco",)
+
+
+def test_devices():
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ConfigError, match="valid: auto, cpu, cuda, cuda:N"):
+        resolve_device("gpu0")
+
+
+def test_arch_selections():
+    assert len(select_archs("nats_tss", "all")) == 15625
+    first = select_archs("nats_tss", 100)
+    assert len(set(first)) == 100 and set(first) <= set(select_archs("nats_tss", 3000))
+    assert np.array_equal(np.sort(select_archs("nats_tss", 3000)), select_archs("nats_tss", "holdout"))
+    assert list(select_archs("nats_sss", "5:8")) == [5, 6, 7]
+    assert list(select_archs("nats_sss", ["8:8:8:8:16", 3])) == [1, 3]
+    for bad, message in ((0, "out of range"), ("9:3", "selects no arch"), ("some", "is not understood"),
+                         (["8:8:8"], "expected 5 channel counts")):
+        with pytest.raises(GreenmachineError, match=message):
+            select_archs("nats_sss", bad)
+
+
+def test_statistic_presets_and_names():
+    assert set(statistic_names("lean")) < set(statistic_names("default")) < set(statistic_names("all"))
+    assert "grasp" in statistic_names("all") and "grasp" not in statistic_names("default")
+    assert statistic_names(["meco", "params"]) == ["meco", "params"]
+    with pytest.raises(GreenmachineError, match="valid: default, lean, all"):
+        statistic_names("everything")
+    with pytest.raises(UnknownNameError, match="unknown statistic 'mecoo'"):
+        statistic_names(["mecoo"])
+
+
+def test_auto_probe_source_is_real_images_for_cifar10_and_noise_otherwise():
+    assert probe_source("cifar10", "auto", None).endswith("cifar10_test_500_jpeg.npz")
+    assert probe_source("ImageNet16-120", "auto", None) == "noise"
+    assert probe_source("cifar100", "/my/cifar", None) == "/my/cifar"
+
+
+def test_clean_columns_keeps_order_makes_infinities_finite_and_flags_nan():
+    table = StatisticsTable(
+        np.arange(4),
+        {"v": torch.tensor([[1.0, 2.0], [float("inf"), 0.0], [3.0, 9.0], [0.0, float("nan")]])},
+        torch.tensor([[True, True], [True, False], [True, True], [True, False]]),
+        {"s": torch.tensor([float("-inf"), 1.0, 2.0, float("nan")])},
+    )
+    cleaned, bad = clean_columns(table)
+    assert list(bad) == [3]  # a NaN in a padded position does not count, a NaN scalar does
+    s = cleaned.scalar["s"][:3]
+    assert torch.isfinite(s).all() and s[0] < s[1] < s[2]
+    assert cleaned.layer["v"][1, 0] > 3.0 and cleaned.layer["v"][1, 1] == 0.0
