@@ -6,7 +6,7 @@ import csv
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +69,7 @@ def _rows(result: SearchResult, tasks: Sequence[TaskData]) -> list[ProxyRow]:
     subsets = {t.name: {s: t.subset(s) for s in SETS if len(t.rows[s])} for t in tasks}
     for rank, entry in enumerate(result.hall_of_fame, start=1):
         program = compile_program(entry.tree)
-        scores = {task: {s: correlation(program(bind(table)).numpy(), acc) for s, (table, acc) in sets.items()}
+        scores = {task: {s: correlation(program(bind(table)).cpu().numpy(), acc) for s, (table, acc) in sets.items()}
                   for task, sets in subsets.items()}
         rows.append(ProxyRow(f"proxy_{rank}", "found", to_python(entry.tree), to_math(entry.tree), entry.size, scores))
     names = baseline_names(tasks[0].table)
@@ -137,15 +137,17 @@ def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path,
 
 
 def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: Tracker, options: StatisticsOptions,
-               origin: dict[str, str], progress: bool = True) -> SearchOutcome:
+               origin: dict[str, str], progress: bool = True, device: str = "cpu") -> SearchOutcome:
     """Evolve proxies on the tasks' search archs and write report, proxies and plots into `out`.
 
     With the single-target fitness `kendall` only the first task is searched and the others are
-    reported (cross-transfer); the multi-target fitnesses search on every task. A checkpoint (`out/checkpoint.pkl`) is written after every generation; rerunning in the same
-    folder resumes from the last completed generation.
+    reported (cross-transfer); the multi-target fitnesses search on every task. Programs run on
+    `device` (a GPU when there is one). A checkpoint (`out/checkpoint.pkl`) is written after every
+    generation; rerunning in the same folder resumes from the last completed generation.
     """
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
+    tasks = [replace(t, table=t.table.to(device)) for t in tasks]  # programs run where the tables are
     searched = [t.subset("search") for t in (tasks[:1] if config.fitness == "kendall" else tasks)]
     bar, callback = _progress(config, tracker, progress)
     with bar:
@@ -159,7 +161,7 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
         best = result.hall_of_fame[0]
         set_name = "evaluation" if len(tasks[0].rows["evaluation"]) else "search"
         table, acc = tasks[0].subset(set_name)
-        files["scatter"] = plot_scatter(compile_program(best.tree)(bind(table)).numpy(), acc,
+        files["scatter"] = plot_scatter(compile_program(best.tree)(bind(table)).cpu().numpy(), acc,
                                         f"{found[0].name} on {tasks[0].name} {set_name}: {found[0].formula[:80]}",
                                         out / "scatter.png")
     for row, entry in zip(found, result.hall_of_fame):

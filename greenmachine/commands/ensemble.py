@@ -44,7 +44,7 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     archs = np.concatenate([train, test])
     table, kept, _ = cached_table(space, dataset, archs, names, probe, options, compute)
     archs = archs[kept]
-    scores = {p.name: p.evaluate(table).double().numpy() for p in proxies}
+    scores = {p.name: p.evaluate(table).double().cpu().numpy() for p in proxies}
     rows = np.arange(len(archs))
     is_train = np.isin(archs, train)
     result = fit_ensemble(scores, accuracy[archs], rows[is_train], rows[~is_train], seed=int(cfg.seed), trees=int(cfg.trees))

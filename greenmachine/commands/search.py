@@ -63,7 +63,8 @@ def search(cfg: DictConfig) -> dict[str, object]:
     tracking = cfg.tracking
     with tracked_run(bool(tracking.enabled), tracking.uri, tracking.experiment, f"search {tags['tasks']}",
                      plain(cfg), tags) as tracker:
-        outcome = run_search(tasks, gp_config, out, tracker, options, origin, bool(cfg.progress))
+        outcome = run_search(tasks, gp_config, out, tracker, options, origin, bool(cfg.progress),
+                             compute_settings(cfg).device)
     found = [r for r in outcome.rows if r.kind == "found"]
     print(f"\nsearch done in {outcome.seconds:.0f} s -> {out}")
     if found:
