@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -206,8 +205,3 @@ def find_layers(net: nn.Module, probe: Probe) -> list[str]:
     if not order:
         raise GreenmachineError(f"{type(net).__name__} ran no Conv2d or Linear layer on the probe; nothing to inspect")
     return order
-
-
-def as_layer_vector(values: list[float] | np.ndarray) -> np.ndarray:
-    """Return per-layer values as float64 [L]."""
-    return np.asarray(values, dtype=np.float64)

@@ -55,10 +55,6 @@ class Statistics:
     def __getitem__(self, name: str) -> np.ndarray | float:
         return self.layer[name] if name in self.layer else self.scalar[name]
 
-    def non_finite(self) -> list[str]:
-        """Return the names of statistics holding NaN or an infinity."""
-        bad = [k for k, v in self.layer.items() if not np.all(np.isfinite(v))]
-        return bad + [k for k, v in self.scalar.items() if not np.isfinite(v)]
 
 
 def passes_for(names: Iterable[str]) -> list[str]:

@@ -168,6 +168,9 @@ def fill_cache(cache: StatisticsCache, archs: list[int], passes: list[str], job:
                         report.problems[r.arch] = f"{pass_name}: {r.status}"
             report.computed += len(chunk)
             bar.update(len(chunk))
+    if report.computed:
+        for pass_name in passes:  # one file per pass keeps later loads fast
+            cache.compact(pass_name)
     report.seconds = time.perf_counter() - start
     return report
 

@@ -43,14 +43,6 @@ class StatisticsTable:
             {k: v[idx] for k, v in self.scalar.items()},
         )
 
-    def rows_of(self, arch_indices: np.ndarray) -> np.ndarray:
-        """Return the row positions of `arch_indices`; raises KeyError naming any arch not in the table."""
-        where = {int(a): i for i, a in enumerate(self.arch_indices)}
-        missing = [int(a) for a in arch_indices if int(a) not in where]
-        if missing:
-            raise KeyError(f"{len(missing)} archs are not in the statistics table, e.g. {missing[:5]}")
-        return np.array([where[int(a)] for a in arch_indices], dtype=np.int64)
-
     def to(self, device: torch.device | str) -> StatisticsTable:
         """Return the same table with tensors on `device`."""
         return StatisticsTable(
