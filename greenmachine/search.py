@@ -86,8 +86,21 @@ def _mean_tau(row: ProxyRow, set_name: str) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path,
-                 options: StatisticsOptions) -> dict[str, Path]:
+def compute_spent(result: SearchResult, tasks: Sequence[TaskData], seconds: float) -> dict[str, float]:
+    """Return what a search cost: statistics passes (recorded seconds, joules), program evaluations, GP wall time."""
+    joules = [t.compute_joules for t in tasks]
+    return {
+        "statistics_passes": float(sum(len(t.table) for t in tasks)),
+        "statistics_seconds": float(sum(t.compute_seconds for t in tasks)),
+        "statistics_joules": float(sum(joules)) if all(np.isfinite(joules)) else float("nan"),
+        "program_evaluations": float(sum(r.unique_evaluations for r in result.log)),
+        "memo_hits": float(sum(r.memo_hits for r in result.log)),
+        "search_seconds": seconds,
+    }
+
+
+def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path, options: StatisticsOptions,
+                 spent: dict[str, float]) -> dict[str, Path]:
     """Write hall_of_fame.csv, report.json and report.md into `out`; return their paths."""
     found = [r for r in rows if r.kind == "found"]
     baselines = [r for r in rows if r.kind == "baseline"]
@@ -102,14 +115,20 @@ def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path,
                       for m in ("kendall", "spearman", "top10")]
             writer.writerow([rank, r.name, r.size, r.formula, r.expression, *values])
     files["hall_of_fame"].with_suffix(".tmp").replace(files["hall_of_fame"])
-    payload = {"options": options.settings(), "tasks": [{"name": t.name, "metric": t.metric, "epochs": t.epochs, "sample": t.sample.to_dict(),
+    payload = {"options": options.settings(), "compute": spent, "tasks": [{"name": t.name, "metric": t.metric, "epochs": t.epochs, "sample": t.sample.to_dict(),
                           "sets": {s: int(len(t.rows[s])) for s in SETS}, "dropped": len(t.dropped), "probe": t.probe}
                          for t in tasks],
                "proxies": [{"name": r.name, "kind": r.kind, "formula": r.formula, "expression": r.expression,
                             "size": r.size, "scores": {task: {s: asdict(c) for s, c in sets.items()}
                                                         for task, sets in r.scores.items()}} for r in rows]}
     atomic_write_text(files["report_json"], json.dumps(payload, indent=2))
-    lines = ["# Search report", ""]
+    joules = f", {spent['statistics_joules']:.0f} J" if np.isfinite(spent["statistics_joules"]) else \
+        " (no energy counter on this machine)"
+    lines = ["# Search report", "",
+             f"Compute spent: statistics of {spent['statistics_passes']:.0f} archs, "
+             f"{spent['statistics_seconds']:.0f} s of recorded pass time{joules}; "
+             f"{spent['program_evaluations']:.0f} program evaluations (+{spent['memo_hits']:.0f} answered by the memo) "
+             f"in {spent['search_seconds']:.1f} s of search.", ""]
     for t in tasks:
         lines += [f"## {t.name} ({t.metric} accuracy, {t.epochs} epochs)", "",
                   f"Sampling: {t.sample.describe()}", "",
@@ -154,7 +173,8 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
         result = evolve([tab for tab, _ in searched], [acc for _, acc in searched], config, [callback],
                         checkpoint=out / "checkpoint.pkl")
     rows = _rows(result, tasks)
-    files = write_report(rows, tasks, out, options)
+    spent = compute_spent(result, tasks, time.perf_counter() - start)
+    files = write_report(rows, tasks, out, options, spent)
     files["fitness_plot"] = plot_fitness([asdict(r) for r in result.log], out / "fitness.png")
     found = [r for r in rows if r.kind == "found"]
     if found:
@@ -177,5 +197,5 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
             tracker.artifact(files[key])
     tracker.artifact(files["proxies"], "proxies")
     best_rows = {f"{s}_tau": _mean_tau(found[0], s) for s in SETS if found} if found else {}
-    tracker.metrics({k: v for k, v in best_rows.items() if np.isfinite(v)})
+    tracker.metrics({k: v for k, v in {**best_rows, **spent}.items() if np.isfinite(v)})
     return SearchOutcome(result, tuple(rows), files, time.perf_counter() - start)

@@ -14,6 +14,7 @@ import numpy as np
 from greenmachine.benchmark import Benchmark, SampleProtocol, Sample, draw_sample, fixed_holdout, load_benchmark
 from greenmachine.config import ProbeConfig
 from greenmachine.statistics import StatisticsOptions
+from greenmachine.statistics.engine import passes_for
 from greenmachine.statistics.table import StatisticsTable
 from greenmachine.workspace import Compute, cached_table, make_probe
 
@@ -32,6 +33,8 @@ class TaskData:
         rows: set name (`search`, `holdout`, `evaluation`) -> row positions in `table`.
         dropped: archs left out because a statistic failed (NaN), with the reason.
         probe: the probe's settings.
+        compute_seconds, compute_joules: recorded cost of the statistics of the kept archs (whenever
+            they were computed); joules NaN where the machine has no energy counter.
     """
 
     space: str
@@ -44,6 +47,8 @@ class TaskData:
     rows: dict[str, np.ndarray]
     dropped: dict[int, str] = field(default_factory=dict)
     probe: dict[str, object] = field(default_factory=dict)
+    compute_seconds: float = 0.0
+    compute_joules: float = float("nan")
 
     @property
     def name(self) -> str:
@@ -80,10 +85,12 @@ def prepare_task(space: str, dataset: str, metric: str | None, epochs: int | Non
     sample = draw_sample(bench, protocol)
     probe = make_probe(dataset, probe_config, compute.data_dir)
     archs = np.concatenate([sample.search, sample.holdout, evaluation]).astype(np.int64)
-    table, keep, _ = cached_table(space, dataset, archs, statistics, probe, options, compute)
+    table, keep, cache = cached_table(space, dataset, archs, statistics, probe, options, compute)
+    seconds, joules = cache.costs(passes_for(statistics), archs[keep])
     accuracy = bench.accuracies(dataset, metric, epochs)[archs]
     bounds = np.cumsum([0, len(sample.search), len(sample.holdout), len(evaluation)])
     rows = {name: np.searchsorted(keep, keep[(keep >= lo) & (keep < hi)])
             for name, lo, hi in zip(SETS, bounds[:-1], bounds[1:])}
     dropped = {int(a): "NaN statistics" for a in np.delete(archs, keep)}
-    return TaskData(space, dataset, metric, epochs, sample, table, accuracy[keep], rows, dropped, probe.settings())
+    return TaskData(space, dataset, metric, epochs, sample, table, accuracy[keep], rows, dropped, probe.settings(),
+                    float(seconds.sum()), float(joules.sum()))
