@@ -9,7 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from greenmachine.commands import command
-from greenmachine.errors import DataNotFoundError
+from greenmachine.errors import DataNotFoundError, GreenmachineError
 from greenmachine.export import ExportedProxy, proxy_name, write_module
 from greenmachine.statistics import STATISTICS
 
@@ -29,10 +29,13 @@ def export(cfg: DictConfig) -> list[str]:
     payload = json.loads(report.read_text())
     out = Path(cfg.out).expanduser() if cfg.out else run / "proxies"
     seed = int(payload["tasks"][0]["probe"].get("seed", 0))
+    entries = [p for p in payload["proxies"] if p["kind"] == "found"][: cfg.top or None]
+    if cfg.name and len(entries) != 1:
+        raise GreenmachineError(f"name={cfg.name!r} names one proxy; add top=1 (this run has {len(entries)})")
     written = []
-    for entry in [p for p in payload["proxies"] if p["kind"] == "found"][: cfg.top or None]:
+    for entry in entries:
         taus = {f"{task}:{s}": c["kendall"] for task, sets in entry["scores"].items() for s, c in sets.items()}
-        name = proxy_name(f"{cfg.prefix}{entry['name']}")
+        name = proxy_name(cfg.name or f"{cfg.prefix}{entry['name']}")
         written.append(str(write_module(ExportedProxy(name, entry["formula"], entry["expression"],
                                                       _statistics_of(entry["expression"]), seed, payload["options"],
                                                       {"run": str(run)}, taus), out)))
