@@ -19,6 +19,9 @@ import numpy as np
 import pandas as pd
 
 from greenmachine.benchmark import load_benchmark
+from hydra import compose, initialize_config_dir
+
+from greenmachine.commands import probe_settings, statistics_settings
 from greenmachine.config import ProbeConfig
 from greenmachine.metrics import kendall, spearman
 from greenmachine.proxies import PROXIES, SHIPPED, proxy_statistics
@@ -27,6 +30,7 @@ from greenmachine.statistics import StatisticsOptions
 from greenmachine.workspace import Compute, cached_table, make_probe, select_archs
 
 RESULTS = Path(__file__).parent / "results"
+CONF = Path(__file__).resolve().parents[1] / "conf"
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 LEAN_BASELINES = ("meco", "meco_opt", "az_nas", "synflow", "zen", "l2_norm", "params", "flops")
 # Best published training-free Kendall tau, full space (ANCHORS.md): VKDNW_agg on TSS; EZNAS on SSS cifar10.
@@ -34,17 +38,25 @@ ANCHORS = {("nats_tss", "cifar10"): ("VKDNW_agg", 0.750), ("nats_tss", "cifar100
            ("nats_tss", "ImageNet16-120"): ("VKDNW_agg", 0.743), ("nats_sss", "cifar10"): ("EZNAS", 0.707)}
 
 
+def lean_settings() -> tuple[ProbeConfig, StatisticsOptions]:
+    """Return the probe and pass options of `greenmachine cache statistics=lean`, so scores reuse its cache."""
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        cfg = compose("cache", overrides=["statistics=lean"])
+    return probe_settings(cfg), statistics_settings(cfg)[1]
+
+
 def compute(spaces: list[str], datasets: list[str], archs_spec: str, workers: int | None) -> None:
     """Score every arch of each space and dataset with the shipped proxies and lean baselines; write the tables."""
     proxies = [*SHIPPED, *LEAN_BASELINES]
     names = proxy_statistics(proxies)
+    probe_config, options = lean_settings()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for space in spaces:
         frames = []
         for dataset in datasets:
             archs = select_archs(space, archs_spec if archs_spec == "all" else int(archs_spec))
-            probe = make_probe(dataset, ProbeConfig())
-            table, kept, _ = cached_table(space, dataset, np.sort(archs), names, probe, StatisticsOptions(),
+            probe = make_probe(dataset, probe_config)
+            table, kept, _ = cached_table(space, dataset, np.sort(archs), names, probe, options,
                                           Compute(workers=workers))
             frame = pd.DataFrame({"arch_index": table.arch_indices, "dataset": dataset})
             for name in proxies:

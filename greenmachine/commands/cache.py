@@ -30,7 +30,8 @@ def cache(cfg: DictConfig) -> dict[str, object]:
     threads = max(1, (os.cpu_count() or 1) // workers) if device == "cpu" else 1
     job = CacheJob(space, dataset, probe, options, device, threads)
     report = fill_cache(store, [int(a) for a in archs], passes_for(names), job, workers=workers,
-                        chunk_size=int(cfg.chunk_size), backend=cfg.backend, ray_address=cfg.ray_address)
+                        chunk_size=int(cfg.chunk_size), backend=cfg.backend, ray_address=cfg.ray_address,
+                        progress=bool(cfg.progress))
     print(f"{report.computed} archs computed, {report.cached} already cached, in {report.seconds:.1f} s "
           f"-> {store.root / 'statistics' / space / dataset}")
     for arch, problem in sorted(report.problems.items())[:10]:

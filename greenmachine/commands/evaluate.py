@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +12,25 @@ from omegaconf import DictConfig
 from greenmachine.benchmark import load_benchmark
 from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings
 from greenmachine.league import league, write_league
+from greenmachine.proxies.base import Proxy
 from greenmachine.proxies.loading import resolve_proxy
 from greenmachine.spaces import get_space
+from greenmachine.statistics import StatisticsOptions
 from greenmachine.statistics.engine import passes_for
 from greenmachine.tracking import tracked_run
 from greenmachine.workspace import cached_table, make_probe, select_archs
+
+
+def warn_option_mismatch(proxies: list[Proxy], options: StatisticsOptions) -> None:
+    """Print a note for each discovered proxy found with other pass settings than this run measures with."""
+    for proxy in proxies:
+        if proxy.options is None or proxy.options == options:
+            continue
+        found = {k: v for k, v in proxy.options.settings().items() if options.settings()[k] != v}
+        now = {k: options.settings()[k] for k in found}
+        print(f"note: {proxy.name} was found with statistics settings {found}; this run measures with {now} "
+              "(for its published numbers pass the statistics preset it was found with, e.g. statistics=lean)",
+              file=sys.stderr)
 
 
 @command("evaluate", "league table of baselines and exported proxies on the same archs (JSON, Markdown, plots)")
@@ -28,6 +43,7 @@ def evaluate(cfg: DictConfig) -> dict[str, object]:
     proxies = [resolve_proxy(str(p)) for p in cfg.proxies]
     names = list(dict.fromkeys(s for p in proxies for s in p.statistics))
     _, options = statistics_settings(cfg)
+    warn_option_mismatch(proxies, options)
     compute = compute_settings(cfg)
     probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
     archs = select_archs(space, plain(cfg)["archs"], cfg.data_dir)

@@ -21,7 +21,7 @@ SHIPPED: tuple[str, ...] = ()
 for _name in SHIPPED:
     _module = import_module(f"greenmachine.proxies.{_name}")
     register_proxy(expression_proxy(_module.NAME, _module.EXPRESSION, _module.STATISTICS,
-                                    (_module.__doc__ or "").strip().splitlines()[0]))
+                                    (_module.__doc__ or "").strip().splitlines()[0], _module.OPTIONS))
 
 
 def proxy_statistics(names: Iterable[str]) -> list[str]:
@@ -33,7 +33,8 @@ def score(net: nn.Module, probe: Probe, proxies: Iterable[str], options: Statist
     """Return {proxy name: score} of one network, computing only the statistics those proxies read.
 
     Pool-relative proxies (az_nas) rank archs against each other and raise here: score a set of
-    archs with `greenmachine evaluate` instead, or ask for their components.
+    archs with `greenmachine evaluate` instead, or ask for their components. Without `options`, each
+    proxy's statistics are measured with the settings it was found with (Proxy.options), else the defaults.
     """
     proxies = list(proxies)
     relative = [p for p in proxies if PROXIES[p].pool_relative]
@@ -42,12 +43,18 @@ def score(net: nn.Module, probe: Probe, proxies: Iterable[str], options: Statist
             f"{', '.join(relative)} ranks archs against each other, so it cannot score a single network; "
             "use `greenmachine evaluate` on a set of archs, or score its components: "
             + ", ".join(proxy_statistics(relative)))
-    needed = proxy_statistics(proxies)
-    stats = compute_statistics(net, probe, needed, options)
-    layer = [s for s in needed if STATISTICS[s].kind == "layer"]
-    scalar = [s for s in needed if STATISTICS[s].kind == "scalar"]
-    table = stack_statistics([(0, stats.layer, stats.scalar)], layer, scalar)
-    return {name: float(PROXIES[name].evaluate(table)[0]) for name in proxies}
+    groups: dict[StatisticsOptions | None, list[str]] = {}
+    for name in proxies:
+        groups.setdefault(options or PROXIES[name].options, []).append(name)
+    scores: dict[str, float] = {}
+    for group_options, names in groups.items():
+        needed = proxy_statistics(names)
+        stats = compute_statistics(net, probe, needed, group_options)
+        layer = [s for s in needed if STATISTICS[s].kind == "layer"]
+        scalar = [s for s in needed if STATISTICS[s].kind == "scalar"]
+        table = stack_statistics([(0, stats.layer, stats.scalar)], layer, scalar)
+        scores.update({name: float(PROXIES[name].evaluate(table)[0]) for name in names})
+    return {name: scores[name] for name in proxies}
 
 
 __all__ = ["PROXIES", "SHIPPED", "Proxy", "proxy_statistics", "register_proxy", "score"]

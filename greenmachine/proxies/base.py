@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from greenmachine.registry import Registry
+from greenmachine.statistics.core import StatisticsOptions
 from greenmachine.statistics.table import StatisticsTable
 
 
@@ -22,6 +23,8 @@ class Proxy:
         pool_relative: True when an arch's score depends on the other archs scored with it (AZ-NAS's
             rank aggregation); such a proxy cannot score a single network.
         doc: one line saying what it is.
+        options: the pass settings its statistics were measured with when it was found (a discovered
+            proxy's search settings); None: the defaults, or whatever the caller passes.
     """
 
     name: str
@@ -29,6 +32,7 @@ class Proxy:
     evaluate: Callable[[StatisticsTable], torch.Tensor]
     pool_relative: bool = False
     doc: str = ""
+    options: StatisticsOptions | None = None
 
 
 PROXIES: Registry[Proxy] = Registry("proxy")

@@ -27,11 +27,16 @@ def evaluate_expression(expression: str, table: StatisticsTable) -> torch.Tensor
     return torch.as_tensor(scores).to(table.mask.device).expand(1, inputs.size).reshape(inputs.size)
 
 
-def expression_proxy(name: str, expression: str, statistics: Sequence[str], doc: str = "") -> Proxy:
-    """Return a Proxy scoring tables with `expression` (a `to_python` expression over `statistics`)."""
+def expression_proxy(name: str, expression: str, statistics: Sequence[str], doc: str = "",
+                     options: StatisticsOptions | None = None) -> Proxy:
+    """Return a Proxy scoring tables with `expression` (a `to_python` expression over `statistics`).
+
+    `options` are the pass settings the expression was found with (see Proxy.options).
+    """
     for stat in statistics:
         STATISTICS[stat]  # raises, listing the valid statistics
-    return Proxy(name, tuple(statistics), lambda table: evaluate_expression(expression, table), doc=doc)
+    return Proxy(name, tuple(statistics), lambda table: evaluate_expression(expression, table), doc=doc,
+                 options=options)
 
 
 def score_network(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, expression: str,

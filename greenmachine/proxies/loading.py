@@ -23,7 +23,8 @@ def load_exported(path: str | Path) -> Proxy:
         raise GreenmachineError(f"{path} is not an exported greenmachine proxy: it lacks {', '.join(missing)}")
     # a search's proxies/ folder: name it after its run folder, e.g. `tss_cifar10/proxy_1`
     name = f"{path.parent.parent.name}/{module.NAME}" if path.parent.name == "proxies" else module.NAME
-    return expression_proxy(name, module.EXPRESSION, module.STATISTICS, (module.__doc__ or "").split("\n")[0])
+    return expression_proxy(name, module.EXPRESSION, module.STATISTICS, (module.__doc__ or "").split("\n")[0],
+                             getattr(module, "OPTIONS", None))
 
 
 def resolve_proxy(spec: str) -> Proxy:
