@@ -100,8 +100,11 @@ def compute_spent(result: SearchResult, tasks: Sequence[TaskData], seconds: floa
 
 
 def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path, options: StatisticsOptions,
-                 spent: dict[str, float]) -> dict[str, Path]:
-    """Write hall_of_fame.csv, report.json and report.md into `out`; return their paths."""
+                 spent: dict[str, float], origin: dict[str, str] | None = None) -> dict[str, Path]:
+    """Write hall_of_fame.csv, report.json and report.md into `out`; return their paths.
+
+    `origin` (command, tasks, run id, ...) goes into report.json, so `greenmachine export` can cite it.
+    """
     found = [r for r in rows if r.kind == "found"]
     baselines = [r for r in rows if r.kind == "baseline"]
     files = {"hall_of_fame": out / "hall_of_fame.csv", "report_json": out / "report.json", "report": out / "report.md"}
@@ -115,7 +118,7 @@ def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path,
                       for m in ("kendall", "spearman", "top10")]
             writer.writerow([rank, r.name, r.size, r.formula, r.expression, *values])
     files["hall_of_fame"].with_suffix(".tmp").replace(files["hall_of_fame"])
-    payload = {"options": options.settings(), "compute": spent, "tasks": [{"name": t.name, "metric": t.metric, "epochs": t.epochs, "sample": t.sample.to_dict(),
+    payload = {"options": options.settings(), "compute": spent, "origin": origin or {}, "tasks": [{"name": t.name, "metric": t.metric, "epochs": t.epochs, "sample": t.sample.to_dict(),
                           "sets": {s: int(len(t.rows[s])) for s in SETS}, "dropped": len(t.dropped), "probe": t.probe}
                          for t in tasks],
                "proxies": [{"name": r.name, "kind": r.kind, "formula": r.formula, "expression": r.expression,
@@ -174,7 +177,8 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
                         checkpoint=out / "checkpoint.pkl")
     rows = _rows(result, tasks)
     spent = compute_spent(result, tasks, time.perf_counter() - start)
-    files = write_report(rows, tasks, out, options, spent)
+    origin = {**origin, "run_id": tracker.run_id or "untracked"}
+    files = write_report(rows, tasks, out, options, spent, origin)
     files["fitness_plot"] = plot_fitness([asdict(r) for r in result.log], out / "fitness.png")
     found = [r for r in rows if r.kind == "found"]
     if found:
@@ -188,7 +192,7 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
         taus = {f"{task}:{s}": c.kendall for task, sets in row.scores.items() for s, c in sets.items()}
         write_module(ExportedProxy(row.name, row.formula, row.expression, tuple(sorted(terminals_of(entry.tree))),
                                    int(tasks[0].probe.get("seed", 0)), options.settings(),
-                                   {**origin, "run_id": tracker.run_id or "untracked"}, taus), out / "proxies")
+                                   origin, taus), out / "proxies")
     files["proxies"] = out / "proxies"
     atomic_write_text(out / "formulas.txt", "\n".join(f"{r.name}: {r.formula}" for r in found) + "\n")
     files["formulas"] = out / "formulas.txt"

@@ -38,6 +38,6 @@ def export(cfg: DictConfig) -> list[str]:
         name = proxy_name(cfg.name or f"{cfg.prefix}{entry['name']}")
         written.append(str(write_module(ExportedProxy(name, entry["formula"], entry["expression"],
                                                       _statistics_of(entry["expression"]), seed, payload["options"],
-                                                      {"run": str(run)}, taus), out)))
+                                                      payload.get("origin") or {"run": str(run)}, taus), out)))
     print("\n".join(written))
     return written
