@@ -11,7 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from greenmachine.benchmark import fixed_holdout, load_benchmark
-from greenmachine.benchmark.sampling import space_permutation
+from greenmachine.benchmark.sampling import SampleProtocol, draw_sample
 from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings
 from greenmachine.ensemble import fit_ensemble
 from greenmachine.proxies.loading import resolve_proxy
@@ -27,15 +27,20 @@ PUBLISHED = {("nats_sss", "cifar10"): 0.907, ("nats_sss", "cifar100"): 0.945, ("
 
 @command("ensemble", "GreenFactory-style random forest over proxy scores: predicts accuracy of unseen archs")
 def ensemble(cfg: DictConfig) -> dict[str, object]:
-    """Train on `train` archs outside the evaluation holdout, report on the holdout; write JSON, Markdown, a plot."""
+    """Train on `train` random archs outside the evaluation holdout, report on the holdout; write JSON, Markdown, a plot.
+
+    The training archs are the random search sample a `greenmachine search sampling=random` with the
+    same seed draws, so the two share their cached statistics.
+    """
     space = get_space(cfg.space.name).name
     dataset, metric = cfg.dataset.name, cfg.dataset.metric
     bench = load_benchmark(space, data_dir=cfg.data_dir)
     accuracy = bench.accuracies(dataset, metric, int(cfg.space.epochs))
     test = fixed_holdout(bench, EVALUATION_SIZE, dataset, metric, int(cfg.space.epochs))
-    pool = space_permutation(space)
-    pool = pool[~np.isin(pool, test) & np.isfinite(accuracy[pool])]
-    train = np.sort(np.random.default_rng(int(cfg.seed)).choice(pool, int(cfg.train), replace=False))
+    # the random search sample of `greenmachine search sampling=random` (same seed): its statistics are shared
+    protocol = SampleProtocol(strategy="random", n=int(cfg.train), holdout_n=0, dataset=dataset, metric=metric,
+                              epochs=int(cfg.space.epochs), seed=int(cfg.seed), exclude=tuple(int(a) for a in test))
+    train = np.sort(draw_sample(bench, protocol).search)
     proxies = [resolve_proxy(str(p)) for p in cfg.proxies]
     names = list(dict.fromkeys(s for p in proxies for s in p.statistics))
     _, options = statistics_settings(cfg)
