@@ -116,3 +116,16 @@ def test_tiny_search_writes_everything_resumes_and_is_readable_through_the_mlflo
         server.wait(timeout=30)
     rows = list(csv.DictReader((out / "hall_of_fame.csv").open()))
     assert rows and rows[0]["name"] == "proxy_1"
+
+    # the found proxy, exported under a name, joins baselines in a league table on other archs
+    shipped = tmp_path / "shipped"
+    run(["export", f"run={out}", f"out={shipped}", "top=1", "name=mine"], tmp_path, env)
+    module = (shipped / "mine.py").read_text()
+    assert "run_id: " + latest["info"]["run_id"] in module and "NAME = 'mine'" in module
+    league_dir = tmp_path / "league"
+    run(["evaluate", "archs=[5,6,7,8,9,10,11,12]", "probe.batch_size=8", "statistics=lean", "workers=1",
+         "progress=false", f"proxies=[params,synflow,{shipped / 'mine.py'}]", f"hydra.run.dir={league_dir}"], tmp_path, env)
+    league = json.loads((league_dir / "league.json").read_text())
+    assert {r["proxy"] for r in league} == {"params", "synflow", "mine"}
+    assert all(r["n_archs"] == 8 and -1 <= r["kendall"] <= 1 for r in league)
+    assert (league_dir / "ranking.png").is_file() and (league_dir / "scatter_mine.png").is_file()

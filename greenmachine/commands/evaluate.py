@@ -28,9 +28,9 @@ def warn_option_mismatch(proxies: list[Proxy], options: StatisticsOptions) -> No
             continue
         found = {k: v for k, v in proxy.options.settings().items() if options.settings()[k] != v}
         now = {k: options.settings()[k] for k in found}
-        print(f"note: {proxy.name} was found with statistics settings {found}; this run measures with {now} "
-              "(for its published numbers pass the statistics preset it was found with, e.g. statistics=lean)",
-              file=sys.stderr)
+        hint = " ".join(f"statistics.{k}={v}" for k, v in found.items())
+        print(f"note: {proxy.name} was found with statistics settings {found}; this run measures with {now}; "
+              f"to reproduce its numbers pass {hint}", file=sys.stderr)
 
 
 @command("evaluate", "league table of baselines and exported proxies on the same archs (JSON, Markdown, plots)")
