@@ -121,7 +121,9 @@ def test_tiny_search_writes_everything_resumes_and_is_readable_through_the_mlflo
     shipped = tmp_path / "shipped"
     run(["export", f"run={out}", f"out={shipped}", "top=1", "name=mine"], tmp_path, env)
     module = (shipped / "mine.py").read_text()
-    assert "run_id: " + latest["info"]["run_id"] in module and "NAME = 'mine'" in module
+    origin = json.loads((out / "report.json").read_text())["origin"]  # the rerun's MLflow run wrote it last
+    assert origin["run_id"] in {r["info"]["run_id"] for r in runs}
+    assert f"run_id: {origin['run_id']}" in module and "NAME = 'mine'" in module
     league_dir = tmp_path / "league"
     run(["evaluate", "archs=[5,6,7,8,9,10,11,12]", "probe.batch_size=8", "statistics=lean", "workers=1",
          "progress=false", f"proxies=[params,synflow,{shipped / 'mine.py'}]", f"hydra.run.dir={league_dir}"], tmp_path, env)
