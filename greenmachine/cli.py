@@ -21,6 +21,10 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+# Hydra's flags that take no value, so they can be moved before the overrides.
+SWITCHES = ("--multirun", "-m", "--run", "-r", "--resolve", "--help", "-h", "--hydra-help", "--version")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `greenmachine <command> ...`; returns the process exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -40,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"greenmachine {name}: error: {exc}", file=sys.stderr)
             sys.exit(2)
 
-    sys.argv = [f"greenmachine {name}", *rest]
+    # Hydra's parser takes its switches only before the overrides; let them stand anywhere
+    switches = [a for a in rest if a in SWITCHES]
+    sys.argv = [f"greenmachine {name}", *switches, *(a for a in rest if a not in SWITCHES)]
     hydra.main(config_path="pkg://greenmachine.conf", config_name=name, version_base="1.3")(task)()
     return 0

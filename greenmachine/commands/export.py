@@ -9,7 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from greenmachine.commands import command
-from greenmachine.errors import DataNotFoundError, GreenmachineError
+from greenmachine.errors import DataNotFoundError, GreenmachineError, check_choice
 from greenmachine.export import ExportedProxy, proxy_name, write_module
 from greenmachine.statistics import STATISTICS
 
@@ -29,9 +29,14 @@ def export(cfg: DictConfig) -> list[str]:
     payload = json.loads(report.read_text())
     out = Path(cfg.out).expanduser() if cfg.out else run / "proxies"
     seed = int(payload["tasks"][0]["probe"].get("seed", 0))
-    entries = [p for p in payload["proxies"] if p["kind"] == "found"][: cfg.top or None]
+    entries = [p for p in payload["proxies"] if p["kind"] == "found"]
+    if cfg.proxy:
+        check_choice("proxy", cfg.proxy, [p["name"] for p in entries])
+        entries = [p for p in entries if p["name"] == cfg.proxy]
+    entries = entries[: cfg.top or None]
     if cfg.name and len(entries) != 1:
-        raise GreenmachineError(f"name={cfg.name!r} names one proxy; add top=1 (this run has {len(entries)})")
+        raise GreenmachineError(f"name={cfg.name!r} names one proxy; add top=1 or proxy=<one of the hall of fame> "
+                                f"(this run has {len(entries)})")
     written = []
     for entry in entries:
         taus = {f"{task}:{s}": c["kendall"] for task, sets in entry["scores"].items() for s, c in sets.items()}

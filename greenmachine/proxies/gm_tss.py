@@ -1,0 +1,48 @@
+"""gm_tss: a zero-cost proxy discovered by greenmachine (larger score = predicted better).
+
+Formula (sum_l, mean_l, ... reduce over a network's weighted layers, in forward order):
+    (((0.7 - path_convs_min) + az_expressivity) * ((((((az_expressivity - path_convs_min) *
+    az_expressivity) * meco_opt) * (std_l(layer_flops) * synflow)) *
+    last_l(exp(entropy_change_layer))) * (((merges - path_convs_min) * az_expressivity) *
+    (az_expressivity * synflow)))) * ((sqrt|(synflow * (az_expressivity * (synflow - (l2_norm /
+    az_trainability))))| + flops) - path_convs_min)
+
+Found by:
+    command: greenmachine search sampling=random statistics=lean progress=false space=nats_tss also=[nats_tss/cifar100,nats_tss/ImageNet16-120] gp.population=2000 gp.generations=100 gp.fitness=min_kendall gp.seed=2
+    tasks: nats_tss/cifar10,nats_tss/cifar100,nats_tss/ImageNet16-120
+    sampling: random nats_tss sample of 1000 search and 1000 holdout archs from 12625 candidates (cifar10 test accuracy at 200 epochs, seed 0, 3000 evaluation archs excluded (sha256 83000cb52e3caeab))
+    output: /work/main/outputs/search/tss_lean_big2
+    run_id: 9f502192453541e08895aefd281a98b0
+
+Kendall tau measured:
+    nats_tss/cifar10:search: 0.8138
+    nats_tss/cifar10:holdout: 0.8231
+    nats_tss/cifar10:evaluation: 0.8113
+    nats_tss/cifar100:search: 0.8118
+    nats_tss/cifar100:holdout: 0.8151
+    nats_tss/cifar100:evaluation: 0.8005
+    nats_tss/ImageNet16-120:search: 0.7959
+    nats_tss/ImageNet16-120:holdout: 0.7921
+    nats_tss/ImageNet16-120:evaluation: 0.7833
+
+Statistics read: az_expressivity, az_trainability, entropy_change_layer, flops, l2_norm, layer_flops, meco_opt, merges, path_convs_min, synflow.
+"""
+
+from __future__ import annotations
+
+from greenmachine.proxies.expression import score_network
+from greenmachine.statistics import StatisticsOptions
+
+NAME = 'gm_tss'
+EXPRESSION = 'mul(mul(add(sub(const(0.7), path_convs_min), az_expressivity), mul(mul(mul(mul(mul(sub(az_expressivity, path_convs_min), az_expressivity), meco_opt), mul(std_layers(layer_flops, mask), synflow)), last_layer(safe_exp(entropy_change_layer), mask)), mul(mul(sub(merges, path_convs_min), az_expressivity), mul(az_expressivity, synflow)))), sub(add(safe_sqrt(mul(synflow, mul(az_expressivity, sub(synflow, safe_div(l2_norm, az_trainability))))), flops), path_convs_min))'
+STATISTICS = ('az_expressivity', 'az_trainability', 'entropy_change_layer', 'flops', 'l2_norm', 'layer_flops', 'meco_opt', 'merges', 'path_convs_min', 'synflow')
+PROBE_SEED = 0
+OPTIONS = StatisticsOptions(halves=2, zen_batch=8, zen_repeats=1, swap_batch=16, swap_repeats=32, az_batch=8, meco_channels=8)
+
+
+def score(net, inputs, targets=None) -> float:
+    """Return the proxy's score of the untrained network `net` on probe images `inputs` [B, C, H, W].
+
+    `targets` (labels, int [B]) are needed only when a statistic read depends on labels.
+    """
+    return score_network(net, inputs, targets, EXPRESSION, STATISTICS, PROBE_SEED, OPTIONS)
