@@ -1,0 +1,69 @@
+"""The proxies greenmachine ships: usable by name, on any CNN, and reproducing the committed score tables."""
+
+from __future__ import annotations
+
+import gzip
+from importlib import import_module
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import greenmachine as gm
+from greenmachine.config import ProbeConfig
+from greenmachine.proxies import PROXIES, SHIPPED
+from greenmachine.statistics.cache import init_seed
+from greenmachine.workspace import make_probe
+
+RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
+
+
+def any_cnn() -> torch.nn.Module:
+    """Return a small CNN that is not a NATS network (a strided conv, batch norm, a residual-free stack)."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 12, 3, padding=1), torch.nn.BatchNorm2d(12), torch.nn.ReLU(),
+        torch.nn.Conv2d(12, 24, 3, stride=2, padding=1), torch.nn.BatchNorm2d(24), torch.nn.ReLU(),
+        torch.nn.Conv2d(24, 24, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(24, 10))
+
+
+def test_one_proxy_per_space_and_a_general_one_ship():
+    assert {"gm_tss", "gm_sss", "gm_general"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_shipped_proxy_documents_formula_origin_cost_and_tau(name):
+    doc = import_module(f"greenmachine.proxies.{name}").__doc__
+    for part in ("Formula", "Found by", "run_id", "Cost per arch", "Kendall tau measured", "nats_tss/cifar10",
+                 "nats_sss/ImageNet16-120"):
+        assert part in doc, f"{name}'s docstring lacks {part!r}"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_shipped_proxy_scores_any_cnn_by_name_like_its_module(name):
+    module = import_module(f"greenmachine.proxies.{name}")
+    gen = torch.Generator().manual_seed(1)
+    probe = gm.Probe(torch.randn(8, 3, 32, 32, generator=gen), torch.arange(8) % 10, "cifar10", "noise", 0)
+    by_name = gm.score(any_cnn(), probe, proxies=[name, "synflow"])
+    assert np.isfinite(by_name[name])
+    assert PROXIES[name].options == module.OPTIONS
+    assert by_name[name] == pytest.approx(module.score(any_cnn(), probe.inputs, probe.targets), rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("space", ["nats_tss", "nats_sss"])
+def test_the_committed_scores_are_what_the_shipped_proxies_compute(space):
+    """Recompute two archs of the committed table from scratch: same probe, same init, same score."""
+    with gzip.open(RESULTS / f"scores_{space}.csv.gz", "rt") as f:
+        table = pd.read_csv(f)
+    rows = table[table.dataset == "cifar10"].iloc[:2]
+    probe = make_probe("cifar10", ProbeConfig())
+    for _, row in rows.iterrows():
+        arch = int(row.arch_index)
+        for name in SHIPPED:
+            torch.manual_seed(init_seed(probe.seed, arch))
+            net = gm.build_network(space, arch, "cifar10")
+            got = gm.score(net, probe, proxies=[name])[name]
+            assert got == pytest.approx(row[name], rel=1e-4, abs=1e-6), (space, arch, name)
