@@ -6,8 +6,9 @@
 `compute` fills the statistics cache for every arch (resumable: a killed run picks up where it
 stopped), scores the shipped proxies and the lean baselines, and writes the per-arch scores to
 `experiments/results/scores_<space>.csv.gz` (columns: arch_index, dataset, one per proxy).
-`check` needs no statistics: it reads those tables and the benchmark's accuracies and prints
-Kendall tau and Spearman rho of every proxy per space and dataset, beside the published anchors.
+`check` needs no statistics: it reads those tables and the benchmark's accuracies, prints Kendall
+tau and Spearman rho of every proxy per space and dataset beside the published anchors, and plots
+them (`experiments/results/shipped_<space>.png`).
 """
 
 from __future__ import annotations
@@ -69,21 +70,55 @@ def compute(spaces: list[str], datasets: list[str], archs_spec: str, workers: in
 
 
 def check() -> None:
-    """Print Kendall tau and Spearman rho of every proxy in the committed score tables."""
+    """Print Kendall tau and Spearman rho of every proxy in the committed score tables; plot them per space."""
     print("| space | dataset | archs | proxy | Kendall tau | Spearman rho | best published training-free |")
     print("|---|---|---|---|---|---|---|")
     for path in sorted(RESULTS.glob("scores_*.csv.gz")):
         space = path.name.removeprefix("scores_").removesuffix(".csv.gz")
         bench = load_benchmark(space)
         frame = pd.read_csv(path)
+        taus: dict[str, dict[str, float]] = {}
         for dataset, group in frame.groupby("dataset", sort=False):
             accuracy = bench.accuracies(dataset)[group.arch_index.to_numpy()]
             anchor = ANCHORS.get((space, dataset))
             for name in [c for c in group.columns if c not in ("arch_index", "dataset")]:
                 scores = worst_filled(group[name].to_numpy())
+                tau = kendall(scores, accuracy)
+                taus.setdefault(name, {})[dataset] = tau
                 published = f"{anchor[0]} {anchor[1]:.3f}" if anchor else ""
-                print(f"| {space} | {dataset} | {len(group)} | {name} | {kendall(scores, accuracy):.3f} | "
+                print(f"| {space} | {dataset} | {len(group)} | {name} | {tau:.3f} | "
                       f"{spearman(scores, accuracy):.3f} | {published} |")
+        print(f"wrote {plot_taus(space, taus, len(frame) // frame.dataset.nunique())}")
+
+
+def plot_taus(space: str, taus: dict[str, dict[str, float]], n_archs: int) -> Path:
+    """Write experiments/results/shipped_<space>.png: Kendall tau per dataset of every proxy, anchors dashed; return it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(next(iter(taus.values())))
+    names = sorted(taus, key=lambda n: (n not in SHIPPED, -np.mean(list(taus[n].values()))))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        x = np.arange(len(datasets)) + (i - len(names) / 2 + 0.5) * width
+        ax.bar(x, [taus[name][d] for d in datasets], width, label=name,
+               color=plt.cm.tab20(i % 20), edgecolor="black" if name in SHIPPED else "none", linewidth=0.8)
+    for j, dataset in enumerate(datasets):
+        if (space, dataset) in ANCHORS:
+            ax.hlines(ANCHORS[(space, dataset)][1], j - 0.45, j + 0.45, colors="black", linestyles="dashed")
+    ax.set_xticks(np.arange(len(datasets)), datasets)
+    ax.set_ylabel("Kendall tau (test accuracy)")
+    ax.set_ylim(0, 1)  # a negative tau (meco on SSS) shows in the printed table, not here
+    ax.set_title(f"{space}: {n_archs} evaluation archs per dataset; dashed = best published training-free", fontsize=9)
+    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    path = RESULTS / f"shipped_{space}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def main() -> None:
