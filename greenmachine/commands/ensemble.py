@@ -37,7 +37,6 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     bench = load_benchmark(space, data_dir=cfg.data_dir)
     accuracy = bench.accuracies(dataset, metric, int(cfg.space.epochs))
     test = fixed_holdout(bench, EVALUATION_SIZE, dataset, metric, int(cfg.space.epochs))
-    # the random search sample of `greenmachine search sampling=random` (same seed): its statistics are shared
     protocol = SampleProtocol(strategy="random", n=int(cfg.train), holdout_n=0, dataset=dataset, metric=metric,
                               epochs=int(cfg.space.epochs), seed=int(cfg.seed), exclude=tuple(int(a) for a in test))
     train = np.sort(draw_sample(bench, protocol).search)
