@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from greenmachine.benchmark import fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import space_permutation
@@ -109,6 +109,15 @@ class Compute:
     data_dir: str | None = None
     cache_dir: str | None = None
 
+    def job(self, space: str, dataset: str, probe: Probe, options: StatisticsOptions) -> tuple[CacheJob, int]:
+        """Return the cache job for these archs' statistics and how many workers run it.
+
+        On a CPU the cores are shared out: one thread per worker, or all of them for a single worker.
+        """
+        workers = self.workers or default_workers(self.device)
+        threads = max(1, (os.cpu_count() or 1) // workers) if self.device == "cpu" else 1
+        return CacheJob(space, dataset, probe, options, self.device, threads), workers
+
 
 def cached_table(space: str, dataset: str, archs: np.ndarray, statistics: list[str], probe: Probe,
                  options: StatisticsOptions, compute: Compute) -> tuple[StatisticsTable, np.ndarray, StatisticsCache]:
@@ -118,9 +127,7 @@ def cached_table(space: str, dataset: str, archs: np.ndarray, statistics: list[s
     order (see clean_columns). The table's rows are `archs[kept]`.
     """
     cache = make_cache(space, dataset, probe, options, compute.cache_dir)
-    workers = compute.workers or default_workers(compute.device)
-    threads = 1 if workers > 1 else max(1, torch.get_num_threads())
-    job = CacheJob(space, dataset, probe, options, compute.device, threads)
+    job, workers = compute.job(space, dataset, probe, options)
     fill_cache(cache, [int(a) for a in archs], passes_for(statistics), job, workers=workers, progress=compute.progress)
     table, _ = cache.load(statistics, archs)
     table, bad_rows = clean_columns(table)

@@ -56,7 +56,6 @@ class Statistics:
         return self.layer[name] if name in self.layer else self.scalar[name]
 
 
-
 def passes_for(names: Iterable[str]) -> list[str]:
     """Return the passes needed for `names`, in registration order; unknown names raise UnknownNameError."""
     needed = {STATISTICS[name].pass_name for name in names}
