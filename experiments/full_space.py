@@ -5,30 +5,31 @@
 
 `compute` fills the statistics cache for every arch (resumable: a killed run picks up where it
 stopped), scores the shipped proxies and the lean baselines, and writes the per-arch scores to
-`experiments/results/scores_<space>.csv.gz` (columns: arch_index, dataset, one per proxy).
-`check` needs no statistics: it reads those tables and the benchmark's accuracies, prints Kendall
-tau and Spearman rho of every proxy per space and dataset beside the published anchors, and plots
-them (`experiments/results/shipped_<space>.png`).
+`experiments/results/scores_<space>.csv.gz` (whole space) or `scores_<space>_<N>.csv.gz` (`--archs N`:
+the fixed random N-arch evaluation holdout), columns arch_index, dataset, one per proxy; each
+dataset's rows are written as soon as they are scored. `check` needs no statistics: it reads every
+such table and the benchmark's accuracies, prints Kendall tau and Spearman rho of every proxy per
+space and dataset beside the published anchors, and plots each table (`shipped_<table>.png`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from greenmachine.benchmark import load_benchmark
 from hydra import compose, initialize_config_dir
 
+from greenmachine.benchmark import load_benchmark
 from greenmachine.commands import probe_settings, statistics_settings
 from greenmachine.config import ProbeConfig
 from greenmachine.metrics import kendall, spearman
-from greenmachine.proxies import PROXIES, SHIPPED, proxy_statistics
+from greenmachine.proxies import PROXIES, SHIPPED
 from greenmachine.report import worst_filled
 from greenmachine.statistics import StatisticsOptions
-from greenmachine.workspace import Compute, cached_table, make_probe, select_archs
+from greenmachine.workspace import Compute, make_probe, score_archs, select_archs
 
 RESULTS = Path(__file__).parent / "results"
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -46,41 +47,58 @@ def lean_settings() -> tuple[ProbeConfig, StatisticsOptions]:
     return probe_settings(cfg), statistics_settings(cfg)[1]
 
 
+def scores_path(space: str, archs_spec: str) -> Path:
+    """Return the table of a space's per-arch scores: `scores_<space>.csv.gz` for the whole space, else `..._<N>`."""
+    return RESULTS / (f"scores_{space}.csv.gz" if archs_spec == "all" else f"scores_{space}_{archs_spec}.csv.gz")
+
+
+def write_dataset(path: Path, frame: pd.DataFrame) -> None:
+    """Put one dataset's rows into the table at `path` (replacing that dataset's old rows), atomically."""
+    if path.exists():
+        old = pd.read_csv(path)
+        order = [*dict.fromkeys([*old.dataset, frame.dataset.iloc[0]])]
+        frame = pd.concat([old[old.dataset != frame.dataset.iloc[0]], frame])
+        frame = frame.sort_values("dataset", key=lambda d: d.map(order.index), kind="stable")
+    tmp = path.with_suffix(".tmp.gz")
+    frame.to_csv(tmp, index=False, float_format="%.7g")
+    os.replace(tmp, path)
+
+
 def compute(spaces: list[str], datasets: list[str], archs_spec: str, workers: int | None) -> None:
-    """Score every arch of each space and dataset with the shipped proxies and lean baselines; write the tables."""
-    proxies = [*SHIPPED, *LEAN_BASELINES]
-    names = proxy_statistics(proxies)
+    """Score the archs of each space and dataset with the shipped proxies and lean baselines; write the tables.
+
+    Each dataset's scores are written as soon as they are computed, so an interrupted run keeps them.
+    """
+    proxies = [PROXIES[name] for name in (*SHIPPED, *LEAN_BASELINES)]
     probe_config, options = lean_settings()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for space in spaces:
-        frames = []
+        path = scores_path(space, archs_spec)
         for dataset in datasets:
-            archs = select_archs(space, archs_spec if archs_spec == "all" else int(archs_spec))
+            archs = np.sort(select_archs(space, archs_spec if archs_spec == "all" else int(archs_spec)))
             probe = make_probe(dataset, probe_config)
-            table, kept, _ = cached_table(space, dataset, np.sort(archs), names, probe, options,
-                                          Compute(workers=workers))
-            frame = pd.DataFrame({"arch_index": table.arch_indices, "dataset": dataset})
-            for name in proxies:
-                frame[name] = PROXIES[name].evaluate(table).double().numpy()
-            frames.append(frame)
-            print(f"{space} {dataset}: {len(table)} archs scored ({len(archs) - len(kept)} dropped)")
-        path = RESULTS / f"scores_{space}.csv.gz"
-        pd.concat(frames).to_csv(path, index=False, float_format="%.7g")
-        print(f"wrote {path}")
+            scored = score_archs(proxies, space, dataset, archs, probe, options, Compute(workers=workers))
+            frame = pd.DataFrame({"arch_index": scored.archs, "dataset": dataset} | scored.scores)
+            write_dataset(path, frame)
+            print(f"{space} {dataset}: {len(scored.archs)} archs scored ({len(archs) - len(scored.archs)} dropped) "
+                  f"-> {path}")
 
 
 def check() -> None:
-    """Print Kendall tau and Spearman rho of every proxy in the committed score tables; plot them per space."""
+    """Print Kendall tau and Spearman rho of every proxy in the committed score tables; plot each table."""
     print("| space | dataset | archs | proxy | Kendall tau | Spearman rho | best published training-free |")
     print("|---|---|---|---|---|---|---|")
     for path in sorted(RESULTS.glob("scores_*.csv.gz")):
-        space = path.name.removeprefix("scores_").removesuffix(".csv.gz")
+        stem = path.name.removeprefix("scores_").removesuffix(".csv.gz")
+        space = next(s for s in ("nats_tss", "nats_sss") if stem.startswith(s))
         bench = load_benchmark(space)
         frame = pd.read_csv(path)
         taus: dict[str, dict[str, float]] = {}
+        sizes = {}
         for dataset, group in frame.groupby("dataset", sort=False):
             accuracy = bench.accuracies(dataset)[group.arch_index.to_numpy()]
             anchor = ANCHORS.get((space, dataset))
+            sizes[dataset] = len(group)
             for name in [c for c in group.columns if c not in ("arch_index", "dataset")]:
                 scores = worst_filled(group[name].to_numpy())
                 tau = kendall(scores, accuracy)
@@ -88,11 +106,11 @@ def check() -> None:
                 published = f"{anchor[0]} {anchor[1]:.3f}" if anchor else ""
                 print(f"| {space} | {dataset} | {len(group)} | {name} | {tau:.3f} | "
                       f"{spearman(scores, accuracy):.3f} | {published} |")
-        print(f"wrote {plot_taus(space, taus, len(frame) // frame.dataset.nunique())}")
+        print(f"wrote {plot_taus(space, stem, taus, sizes)}")
 
 
-def plot_taus(space: str, taus: dict[str, dict[str, float]], n_archs: int) -> Path:
-    """Write experiments/results/shipped_<space>.png: Kendall tau per dataset of every proxy, anchors dashed; return it."""
+def plot_taus(space: str, stem: str, taus: dict[str, dict[str, float]], sizes: dict[str, int]) -> Path:
+    """Write experiments/results/shipped_<stem>.png: Kendall tau per dataset of every proxy, anchors dashed; return it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,13 +127,14 @@ def plot_taus(space: str, taus: dict[str, dict[str, float]], n_archs: int) -> Pa
     for j, dataset in enumerate(datasets):
         if (space, dataset) in ANCHORS:
             ax.hlines(ANCHORS[(space, dataset)][1], j - 0.45, j + 0.45, colors="black", linestyles="dashed")
-    ax.set_xticks(np.arange(len(datasets)), datasets)
+    ax.set_xticks(np.arange(len(datasets)), [f"{d}\n{sizes[d]:,} archs" for d in datasets])
     ax.set_ylabel("Kendall tau (test accuracy)")
     ax.set_ylim(0, 1)  # a negative tau (meco on SSS) shows in the printed table, not here
-    ax.set_title(f"{space}: {n_archs} evaluation archs per dataset; dashed = best published training-free", fontsize=9)
+    which = "whole space" if stem == space else "fixed random evaluation holdout"
+    ax.set_title(f"{space}, {which}; dashed = best published training-free", fontsize=9)
     ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1, 1))
     fig.tight_layout()
-    path = RESULTS / f"shipped_{space}.png"
+    path = RESULTS / f"shipped_{stem}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from greenmachine.proxies.base import Proxy
 from greenmachine.report import correlation, plot_scatter
 from greenmachine.statistics.cache import atomic_write_text
-from greenmachine.statistics.table import StatisticsTable
 
 
 @dataclass(frozen=True)
@@ -30,27 +28,24 @@ class LeagueRow:
     joules_per_arch: float | None
 
 
-def league(proxies: Sequence[Proxy], table: StatisticsTable, accuracy: np.ndarray, space: str, dataset: str,
-           cost: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[list[LeagueRow], dict[str, np.ndarray]]:
-    """Return the league rows (best Kendall first) and each proxy's scores on the table's archs.
+def league(scores: dict[str, np.ndarray], accuracy: np.ndarray, space: str, dataset: str,
+           cost: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[LeagueRow]:
+    """Return the league rows, best Kendall first.
 
     Args:
-        proxies: what to score.
-        table: statistics of the archs (every statistic the proxies read).
-        accuracy: ground truth of the table's rows.
+        scores: proxy name -> its scores of the archs, float [N].
+        accuracy: ground truth of the same archs, float [N].
         space, dataset: for the rows.
         cost: proxy name -> (seconds, joules) per arch of the passes it needs.
     """
-    rows, scores = [], {}
-    for proxy in proxies:
-        s = proxy.evaluate(table).double().cpu().numpy()
-        scores[proxy.name] = s
+    rows = []
+    for name, s in scores.items():
         c = correlation(s, accuracy)
-        seconds, joules = cost[proxy.name]
-        rows.append(LeagueRow(proxy.name, space, dataset, len(s), c.kendall, c.spearman, c.top10,
+        seconds, joules = cost[name]
+        rows.append(LeagueRow(name, space, dataset, len(s), c.kendall, c.spearman, c.top10,
                               float(np.mean(seconds)), float(np.mean(joules)) if np.isfinite(joules).all() else None))
     rows.sort(key=lambda r: -r.kendall)
-    return rows, scores
+    return rows
 
 
 def write_league(rows: Sequence[LeagueRow], scores: dict[str, np.ndarray], accuracy: np.ndarray, out: Path,

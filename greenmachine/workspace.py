@@ -15,6 +15,7 @@ from greenmachine.data import probe_batch
 from greenmachine.data.probe import Probe
 from greenmachine.errors import GreenmachineError
 from greenmachine.paths import cache_dir, data_dir
+from greenmachine.proxies.base import Proxy
 from greenmachine.spaces import get_space
 from greenmachine.statistics import STATISTICS, StatisticsOptions, default_statistics
 from greenmachine.statistics.cache import StatisticsCache
@@ -133,3 +134,52 @@ def cached_table(space: str, dataset: str, archs: np.ndarray, statistics: list[s
     table, bad_rows = clean_columns(table)
     kept = np.setdiff1d(np.arange(len(archs)), bad_rows)
     return table.select(kept), kept, cache
+
+
+@dataclass(frozen=True)
+class ProxyScores:
+    """Proxies scored on the same archs.
+
+    Attributes:
+        archs: the archs every proxy scored (archs with a failed statistic dropped), int [N].
+        scores: proxy name -> scores, float64 [N].
+        cost: proxy name -> recorded (seconds, joules) per arch of the passes it reads, each [N].
+        options: proxy name -> the pass settings its statistics were measured with.
+        seconds: recorded wall time of all the passes behind the scores (each pass and setting once).
+    """
+
+    archs: np.ndarray
+    scores: dict[str, np.ndarray]
+    cost: dict[str, tuple[np.ndarray, np.ndarray]]
+    options: dict[str, StatisticsOptions]
+    seconds: float
+
+
+def score_archs(proxies: list[Proxy], space: str, dataset: str, archs: np.ndarray, probe: Probe,
+                options: StatisticsOptions, compute: Compute) -> ProxyScores:
+    """Return every proxy's scores on `archs`, computing the statistics the cache lacks.
+
+    A proxy that carries its own pass settings (a discovered proxy: those it was found with) is
+    measured with them, the others with `options`; so a discovered proxy's numbers do not depend on
+    the settings of the run that scores it. Pool-relative proxies rank the returned archs only.
+    """
+    groups: dict[StatisticsOptions, list[Proxy]] = {}
+    for proxy in proxies:
+        groups.setdefault(proxy.options or options, []).append(proxy)
+    loaded = []
+    common = np.ones(len(archs), dtype=bool)
+    for group_options, members in groups.items():
+        names = list(dict.fromkeys(s for p in members for s in p.statistics))
+        table, kept, cache = cached_table(space, dataset, archs, names, probe, group_options, compute)
+        loaded.append((group_options, members, names, table, kept, cache))
+        common &= np.isin(np.arange(len(archs)), kept)
+    archs = archs[common]
+    scores, cost, measured, seconds = {}, {}, {}, 0.0
+    for group_options, members, names, table, kept, cache in loaded:
+        table = table.select(np.flatnonzero(common[kept]))
+        seconds += float(cache.costs(passes_for(names), archs)[0].sum())
+        for proxy in members:
+            scores[proxy.name] = proxy.evaluate(table).double().cpu().numpy()
+            cost[proxy.name] = cache.costs(passes_for(proxy.statistics), archs)
+            measured[proxy.name] = group_options
+    return ProxyScores(archs, scores, cost, measured, seconds)

@@ -18,7 +18,7 @@ from greenmachine.proxies.loading import resolve_proxy
 from greenmachine.spaces import get_space
 from greenmachine.statistics.cache import atomic_write_text
 from greenmachine.tracking import tracked_run
-from greenmachine.workspace import EVALUATION_SIZE, cached_table, make_probe
+from greenmachine.workspace import EVALUATION_SIZE, make_probe, score_archs
 
 # GreenFactory's published Kendall tau on held-out archs (ANCHORS.md).
 PUBLISHED = {("nats_sss", "cifar10"): 0.907, ("nats_sss", "cifar100"): 0.945, ("nats_sss", "ImageNet16-120"): 0.920,
@@ -41,14 +41,11 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
                               epochs=int(cfg.space.epochs), seed=int(cfg.seed), exclude=tuple(int(a) for a in test))
     train = np.sort(draw_sample(bench, protocol).search)
     proxies = [resolve_proxy(str(p)) for p in cfg.proxies]
-    names = list(dict.fromkeys(s for p in proxies for s in p.statistics))
     _, options = statistics_settings(cfg)
     compute = compute_settings(cfg)
     probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
-    archs = np.concatenate([train, test])
-    table, kept, _ = cached_table(space, dataset, archs, names, probe, options, compute)
-    archs = archs[kept]
-    scores = {p.name: p.evaluate(table).double().cpu().numpy() for p in proxies}
+    scored = score_archs(proxies, space, dataset, np.concatenate([train, test]), probe, options, compute)
+    archs, scores = scored.archs, scored.scores
     rows = np.arange(len(archs))
     is_train = np.isin(archs, train)
     result = fit_ensemble(scores, accuracy[archs], rows[is_train], rows[~is_train], seed=int(cfg.seed), trees=int(cfg.trees))

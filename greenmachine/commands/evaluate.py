@@ -16,21 +16,18 @@ from greenmachine.proxies.base import Proxy
 from greenmachine.proxies.loading import resolve_proxy
 from greenmachine.spaces import get_space
 from greenmachine.statistics import StatisticsOptions
-from greenmachine.statistics.engine import passes_for
 from greenmachine.tracking import tracked_run
-from greenmachine.workspace import cached_table, make_probe, select_archs
+from greenmachine.workspace import make_probe, score_archs, select_archs
 
 
-def warn_option_mismatch(proxies: list[Proxy], options: StatisticsOptions) -> None:
-    """Print a note for each discovered proxy found with other pass settings than this run measures with."""
+def note_own_settings(proxies: list[Proxy], options: StatisticsOptions) -> None:
+    """Print a note for each discovered proxy that is measured with its own pass settings, not this run's."""
     for proxy in proxies:
         if proxy.options is None or proxy.options == options:
             continue
-        found = {k: v for k, v in proxy.options.settings().items() if options.settings()[k] != v}
-        now = {k: options.settings()[k] for k in found}
-        hint = " ".join(f"statistics.{k}={v}" for k, v in found.items())
-        print(f"note: {proxy.name} was found with statistics settings {found}; this run measures with {now}; "
-              f"to reproduce its numbers pass {hint}", file=sys.stderr)
+        own = {k: v for k, v in proxy.options.settings().items() if options.settings()[k] != v}
+        print(f"note: {proxy.name} is measured with the statistics settings it was found with, {own}, "
+              f"not this run's {({k: options.settings()[k] for k in own})}", file=sys.stderr)
 
 
 @command("evaluate", "league table of baselines and exported proxies on the same archs (JSON, Markdown, plots)")
@@ -41,23 +38,20 @@ def evaluate(cfg: DictConfig) -> dict[str, object]:
     bench = load_benchmark(space, data_dir=cfg.data_dir)
     accuracy_all = bench.accuracies(dataset, metric, int(cfg.space.epochs))
     proxies = [resolve_proxy(str(p)) for p in cfg.proxies]
-    names = list(dict.fromkeys(s for p in proxies for s in p.statistics))
     _, options = statistics_settings(cfg)
-    warn_option_mismatch(proxies, options)
+    note_own_settings(proxies, options)
     compute = compute_settings(cfg)
     probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
     archs = select_archs(space, plain(cfg)["archs"], cfg.data_dir)
     archs = archs[np.isfinite(accuracy_all[archs])]
-    table, kept, store = cached_table(space, dataset, archs, names, probe, options, compute)
-    bad = len(archs) - len(kept)
-    archs = archs[kept]
-    passes = passes_for(names)
-    cost = {p.name: store.costs(passes_for(p.statistics), archs) for p in proxies}
-    rows, scores = league(proxies, table, accuracy_all[archs], space, dataset, cost)
+    scored = score_archs(proxies, space, dataset, archs, probe, options, compute)
+    bad = len(archs) - len(scored.archs)
+    archs = scored.archs
+    rows = league(scored.scores, accuracy_all[archs], space, dataset, scored.cost)
     out = Path(HydraConfig.get().runtime.output_dir)
     title = f"{space} {dataset} ({metric}, {cfg.space.epochs} epochs), {len(archs)} archs ({cfg.archs})"
-    files = write_league(rows, scores, accuracy_all[archs], out, title)
-    spent = float(sum(store.costs(passes, archs)[0]))
+    files = write_league(rows, scored.scores, accuracy_all[archs], out, title)
+    spent = scored.seconds
     with tracked_run(bool(cfg.tracking.enabled), cfg.tracking.uri, cfg.tracking.experiment, f"evaluate {space}/{dataset}",
                      plain(cfg), {"space": space, "dataset": dataset, "command": "evaluate"}) as tracker:
         tracker.metrics({f"kendall.{r.proxy}": r.kendall for r in rows} | {"statistics_seconds": spent})
