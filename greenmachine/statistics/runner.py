@@ -158,7 +158,7 @@ def fill_cache(cache: StatisticsCache, archs: list[int], passes: list[str], job:
     report = FillReport(cached=len(archs) - len(work))
     chunks = [work[i : i + chunk_size] for i in range(0, len(work), chunk_size)]
     runs = _local(job, chunks, workers) if backend == "local" else _ray(job, chunks, ray_address)
-    with tqdm(total=len(work), desc=f"statistics {cache.space}/{cache.dataset}", unit="arch", disable=not progress,
+    with tqdm(total=len(work), desc=f"statistics {cache.space}/{cache.dataset}", unit="arch", disable=not (progress and work),
               dynamic_ncols=True) as bar:
         for chunk, results in runs:
             for pass_name, rows in results.items():
