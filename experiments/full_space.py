@@ -80,8 +80,8 @@ def compute(spaces: list[str], datasets: list[str], archs_spec: str, workers: in
             scored = score_archs(proxies, space, dataset, archs, probe, options, Compute(workers=workers))
             frame = pd.DataFrame({"arch_index": scored.archs, "dataset": dataset} | scored.scores)
             write_dataset(path, frame)
-            print(f"{space} {dataset}: {len(scored.archs)} archs scored ({len(archs) - len(scored.archs)} dropped) "
-                  f"-> {path}")
+            print(f"{space} {dataset}: {len(scored.archs)} archs scored ({len(archs) - len(scored.archs)} dropped), "
+                  f"{scored.seconds / max(1, len(scored.archs)):.2f} s/arch of recorded statistics time -> {path}")
 
 
 def check() -> None:
