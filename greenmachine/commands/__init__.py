@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
 
 from greenmachine.config import ProbeConfig, build, resolve_device
+from greenmachine.proxies.base import Proxy
 from greenmachine.registry import Registry
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.workspace import Compute, statistic_names
@@ -22,6 +24,16 @@ class Command:
 
 
 COMMANDS: Registry[Command] = Registry("command")
+
+
+def note_own_settings(proxies: list[Proxy], options: StatisticsOptions) -> None:
+    """Print a note for each discovered proxy that is measured with its own pass settings, not this run's."""
+    for proxy in proxies:
+        if proxy.options is None or proxy.options == options:
+            continue
+        own = {k: v for k, v in proxy.options.settings().items() if options.settings()[k] != v}
+        print(f"note: {proxy.name} is measured with the statistics settings it was found with, {own}, "
+              f"not this run's {({k: options.settings()[k] for k in own})}", file=sys.stderr)
 
 
 def command(name: str, summary: str):

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from greenmachine.benchmark import fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import SampleProtocol, draw_sample
-from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings
+from greenmachine.commands import command, compute_settings, note_own_settings, plain, probe_settings, statistics_settings
 from greenmachine.ensemble import fit_ensemble
 from greenmachine.proxies.loading import resolve_proxy
 from greenmachine.spaces import get_space
@@ -42,6 +42,7 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     train = np.sort(draw_sample(bench, protocol).search)
     proxies = [resolve_proxy(str(p)) for p in cfg.proxies]
     _, options = statistics_settings(cfg)
+    note_own_settings(proxies, options)
     compute = compute_settings(cfg)
     probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
     scored = score_archs(proxies, space, dataset, np.concatenate([train, test]), probe, options, compute)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,24 +9,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from greenmachine.benchmark import load_benchmark
-from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings
+from greenmachine.commands import command, compute_settings, note_own_settings, plain, probe_settings, statistics_settings
 from greenmachine.league import league, write_league
-from greenmachine.proxies.base import Proxy
 from greenmachine.proxies.loading import resolve_proxy
 from greenmachine.spaces import get_space
-from greenmachine.statistics import StatisticsOptions
 from greenmachine.tracking import tracked_run
 from greenmachine.workspace import make_probe, score_archs, select_archs
-
-
-def note_own_settings(proxies: list[Proxy], options: StatisticsOptions) -> None:
-    """Print a note for each discovered proxy that is measured with its own pass settings, not this run's."""
-    for proxy in proxies:
-        if proxy.options is None or proxy.options == options:
-            continue
-        own = {k: v for k, v in proxy.options.settings().items() if options.settings()[k] != v}
-        print(f"note: {proxy.name} is measured with the statistics settings it was found with, {own}, "
-              f"not this run's {({k: options.settings()[k] for k in own})}", file=sys.stderr)
 
 
 @command("evaluate", "league table of baselines and exported proxies on the same archs (JSON, Markdown, plots)")
