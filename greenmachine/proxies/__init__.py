@@ -17,7 +17,7 @@ from greenmachine.statistics.table import stack_statistics
 
 
 # Proxies greenmachine discovered and ships: modules of this package written by `greenmachine export`.
-SHIPPED: tuple[str, ...] = ("gm_tss", "gm_sss", "gm_general")
+SHIPPED: tuple[str, ...] = ("gm_tss", "gm_sss", "gm_general", "gm_sss_cifar10", "gm_sss_cifar100")
 for _name in SHIPPED:
     _module = import_module(f"greenmachine.proxies.{_name}")
     register_proxy(expression_proxy(_module.NAME, _module.EXPRESSION, _module.STATISTICS,

@@ -56,6 +56,15 @@ class ArchResult:
     status: str = "ok"
 
 
+def _read_shards(folder: Path) -> list[dict[str, np.ndarray]]:
+    """Return the arrays of every `part-*.npz` shard in `folder`, in name order."""
+    shards = []
+    for path in sorted(folder.glob("part-*.npz")):
+        with np.load(path) as data:
+            shards.append({k: data[k] for k in data.files})
+    return shards
+
+
 def _atomic_save(path: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with open(tmp, "wb") as f:
@@ -135,12 +144,19 @@ class StatisticsCache:
         _atomic_save(path, arrays)
         return path
 
-    def _shards(self, pass_name: str) -> list[dict[str, np.ndarray]]:
-        shards = []
-        for path in sorted(self.pass_dir(pass_name).glob("part-*.npz")):
-            with np.load(path) as data:
-                shards.append({k: data[k] for k in data.files})
-        return shards
+    def _shards(self, pass_name: str, attempts: int = 5) -> list[dict[str, np.ndarray]]:
+        """Return the arrays of every shard of `pass_name`.
+
+        A shard may vanish while it is read because another process compacts the folder (it writes
+        the merged shard first, then removes the old ones); the folder is then listed again.
+        """
+        folder = self.pass_dir(pass_name)
+        for _ in range(attempts - 1):
+            try:
+                return _read_shards(folder)
+            except FileNotFoundError:
+                continue
+        return _read_shards(folder)
 
     def done(self, pass_name: str) -> set[int]:
         """Return the archs whose `pass_name` results are cached (whatever their status)."""

@@ -123,6 +123,27 @@ def test_stray_temporary_files_are_ignored_and_compaction_keeps_values(tmp_path)
     assert {a: r.scalar for a, r in before.items()} == {a: r.scalar for a, r in after.items()}
 
 
+def test_a_reader_keeps_every_arch_while_another_process_compacts(tmp_path, monkeypatch):
+    """A shard removed by a concurrent compaction between listing and reading makes the reader list again."""
+    import greenmachine.statistics.cache as cache_module
+
+    cache, job = make(tmp_path)
+    fill_cache(cache, ARCHS[:3], ["synflow"], job, chunk_size=1, progress=False)
+    read = cache_module._read_shards
+    calls = []
+
+    def compacted_mid_read(folder):
+        calls.append(folder)
+        if len(calls) == 1:  # the listing is stale: the writer merges and removes the old shards now
+            StatisticsCache(tmp_path, "nats_tss", "cifar10", small_probe(), StatisticsOptions()).compact("synflow")
+            raise FileNotFoundError(folder / "part-removed.npz")
+        return read(folder)
+
+    monkeypatch.setattr(cache_module, "_read_shards", compacted_mid_read)
+    assert cache.done("synflow") == set(ARCHS[:3])
+    assert len(list(cache.pass_dir("synflow").glob("part-*.npz"))) == 1  # the compaction did happen
+
+
 KILLED_RUN = textwrap.dedent("""
     import sys, torch
     import greenmachine as gm
