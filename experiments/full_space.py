@@ -53,11 +53,14 @@ def scores_path(space: str, archs_spec: str) -> Path:
 
 
 def write_dataset(path: Path, frame: pd.DataFrame) -> None:
-    """Put one dataset's rows into the table at `path` (replacing its old rows; columns as in `frame`), atomically."""
+    """Put one dataset's rows into the table at `path` (replacing its old rows), atomically.
+
+    Columns follow `frame`; datasets follow DATASETS, whatever order they were scored in.
+    """
     if path.exists():
         old = pd.read_csv(path)
-        order = [*dict.fromkeys([*old.dataset, frame.dataset.iloc[0]])]
         frame = pd.concat([old[old.dataset != frame.dataset.iloc[0]], frame])[frame.columns]
+        order = [*DATASETS, *sorted(set(frame.dataset) - set(DATASETS))]
         frame = frame.sort_values("dataset", key=lambda d: d.map(order.index), kind="stable")
     tmp = path.with_suffix(".tmp.gz")
     frame.to_csv(tmp, index=False, float_format="%.7g")
