@@ -5,7 +5,7 @@
 
 `compute` fills the statistics cache for every arch (resumable: a killed run picks up where it
 stopped), scores the shipped proxies and the lean baselines, and writes the per-arch scores to
-`experiments/results/scores_<space>.csv.gz` (whole space) or `scores_<space>_<N>.csv.gz` (`--archs N`:
+`experiments/results/scores_<space>.csv.xz` (whole space) or `scores_<space>_<N>.csv.xz` (`--archs N`:
 the fixed random N-arch evaluation holdout), columns arch_index, dataset, one per proxy; each
 dataset's rows are written as soon as they are scored. `check` needs no statistics: it reads every
 such table and the benchmark's accuracies, prints Kendall tau and Spearman rho of every proxy per
@@ -32,6 +32,7 @@ from greenmachine.statistics import StatisticsOptions
 from greenmachine.workspace import Compute, make_probe, score_archs, select_archs
 
 RESULTS = Path(__file__).parent / "results"
+TABLE = ".csv.xz"  # xz keeps a whole space's three datasets (~100,000 rows) under 5 MB
 CONF = Path(__file__).resolve().parents[1] / "conf"
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 LEAN_BASELINES = ("meco", "meco_opt", "az_nas", "synflow", "zen", "l2_norm", "params", "flops")
@@ -48,8 +49,8 @@ def lean_settings() -> tuple[ProbeConfig, StatisticsOptions]:
 
 
 def scores_path(space: str, archs_spec: str) -> Path:
-    """Return the table of a space's per-arch scores: `scores_<space>.csv.gz` for the whole space, else `..._<N>`."""
-    return RESULTS / (f"scores_{space}.csv.gz" if archs_spec == "all" else f"scores_{space}_{archs_spec}.csv.gz")
+    """Return the table of a space's per-arch scores: `scores_<space>.csv.xz` for the whole space, else `..._<N>`."""
+    return RESULTS / (f"scores_{space}{TABLE}" if archs_spec == "all" else f"scores_{space}_{archs_spec}{TABLE}")
 
 
 def write_dataset(path: Path, frame: pd.DataFrame) -> None:
@@ -62,8 +63,8 @@ def write_dataset(path: Path, frame: pd.DataFrame) -> None:
         frame = pd.concat([old[old.dataset != frame.dataset.iloc[0]], frame])[frame.columns]
         order = [*DATASETS, *sorted(set(frame.dataset) - set(DATASETS))]
         frame = frame.sort_values("dataset", key=lambda d: d.map(order.index), kind="stable")
-    tmp = path.with_suffix(".tmp.gz")
-    frame.to_csv(tmp, index=False, float_format="%.7g")
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False, float_format="%.7g", compression="xz")
     os.replace(tmp, path)
 
 
@@ -91,8 +92,8 @@ def check() -> None:
     """Print Kendall tau and Spearman rho of every proxy in the committed score tables; plot each table."""
     print("| space | dataset | archs | proxy | Kendall tau | Spearman rho | best published training-free |")
     print("|---|---|---|---|---|---|---|")
-    for path in sorted(RESULTS.glob("scores_*.csv.gz")):
-        stem = path.name.removeprefix("scores_").removesuffix(".csv.gz")
+    for path in sorted(RESULTS.glob(f"scores_*{TABLE}")):
+        stem = path.name.removeprefix("scores_").removesuffix(TABLE)
         space = next(s for s in ("nats_tss", "nats_sss") if stem.startswith(s))
         bench = load_benchmark(space)
         frame = pd.read_csv(path)
