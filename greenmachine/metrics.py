@@ -1,4 +1,5 @@
-"""Rank agreement between proxy scores and benchmark accuracies: tau, rho and top-k precision.
+"""Rank agreement between proxy scores and benchmark accuracies: tau, rho, top-k precision, and the
+ceiling that two disagreeing targets put on the tau of any one ranking.
 
 Kendall tau-b is what the GP calls thousands of times a second, so `KendallTau` does the work that
 depends only on the target once and ranks many score vectors at a time. Its discordant-pair count
@@ -141,6 +142,41 @@ class KendallTau:
 def kendall(scores: ArrayLike, target: ArrayLike) -> float:
     """Return Kendall's tau-b between `scores` and `target` (float [N] each); NaN if either is constant."""
     return KendallTau(target)(scores)
+
+
+def _tied_pair_count(*columns: np.ndarray) -> int:
+    """Return how many pairs of rows are equal in every one of `columns` (float [N] each)."""
+    _, counts = np.unique(np.stack(columns, axis=1), axis=0, return_counts=True)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def shared_kendall_ceiling(first: ArrayLike, second: ArrayLike) -> float:
+    """Return an upper bound on min(tau-b(s, first), tau-b(s, second)) over every tie-free score vector s.
+
+    No proxy can rank two targets better than this at once: on a pair of archs that the two targets
+    order oppositely, any ranking disagrees with one of them. For each weight w in [0, 1],
+    min(x, y) <= w x + (1 - w) y, and the weighted sum is at most what a pair-by-pair choice of order
+    earns; the bound is the smallest such sum (it is piecewise linear in w, so one of w = 0, 1 or its
+    kink). Exact pair counts come from tau-b of the two targets and their tie counts, O(N log N).
+
+    Args:
+        first, second: two accuracy vectors over the same archs, float [N].
+    """
+    a, b = _as_float64(first), _as_float64(second)
+    n = len(a)
+    pairs = n * (n - 1) / 2
+    tied_a, tied_b, tied_both = _tied_pair_count(a), _tied_pair_count(b), _tied_pair_count(a, b)
+    untied = pairs - tied_a - tied_b + tied_both  # pairs ordered by both targets: concordant + discordant
+    signed = kendall(a, b) * math.sqrt((pairs - tied_a) * (pairs - tied_b))  # concordant - discordant
+    concordant, discordant = (untied + signed) / 2, (untied - signed) / 2
+    only_a_tied, only_b_tied = tied_a - tied_both, tied_b - tied_both
+    norm_a, norm_b = math.sqrt(pairs * (pairs - tied_a)), math.sqrt(pairs * (pairs - tied_b))
+
+    def weighted(w: float) -> float:
+        to_a, to_b = w / norm_a, (1 - w) / norm_b
+        return concordant * (to_a + to_b) + discordant * abs(to_a - to_b) + only_b_tied * to_a + only_a_tied * to_b
+
+    return min(weighted(w) for w in (0.0, 1.0, norm_a / (norm_a + norm_b)))
 
 
 def average_ranks(values: ArrayLike) -> np.ndarray:

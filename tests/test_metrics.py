@@ -9,7 +9,15 @@ import pytest
 import scipy.stats
 import torch
 
-from greenmachine.metrics import SCIPY_ABOVE, KendallTau, average_ranks, kendall, precision_at_top, spearman
+from greenmachine.metrics import (
+    SCIPY_ABOVE,
+    KendallTau,
+    average_ranks,
+    kendall,
+    precision_at_top,
+    shared_kendall_ceiling,
+    spearman,
+)
 
 
 def _random_pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -96,3 +104,33 @@ def test_precision_at_top_counts_the_truly_best_found():
     assert precision_at_top(scores, target, fraction=0.1) == 0.5
     with pytest.raises(ValueError, match="fraction"):
         precision_at_top(scores, target, fraction=0.0)
+
+
+def _brute_force_ceiling(a: np.ndarray, b: np.ndarray) -> float:
+    """The same bound from pairs counted one by one (sign products over every i < j)."""
+    i, j = np.triu_indices(len(a), k=1)
+    sa, sb = np.sign(a[j] - a[i]), np.sign(b[j] - b[i])
+    pairs = len(i)
+    norm_a = math.sqrt(pairs * np.count_nonzero(sa))
+    norm_b = math.sqrt(pairs * np.count_nonzero(sb))
+    return min(np.abs(w * sa / norm_a + (1 - w) * sb / norm_b).sum() for w in (0.0, 1.0, norm_a / (norm_a + norm_b)))
+
+
+def test_shared_kendall_ceiling_matches_pair_counting_and_bounds_every_ranking():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n = int(rng.integers(5, 300))
+        a = np.round(rng.normal(size=n), int(rng.integers(0, 3)))  # with ties
+        b = np.round(0.5 * a + rng.normal(size=n), int(rng.integers(0, 3)))
+        ceiling = shared_kendall_ceiling(a, b)
+        assert ceiling == pytest.approx(_brute_force_ceiling(a, b), abs=1e-9)
+        candidates = [average_ranks(a) + average_ranks(b), a, b] + [rng.normal(size=n) for _ in range(20)]
+        for scores in candidates:
+            scores = scores + 1e-9 * rng.normal(size=n)  # tie-free, as the bound assumes
+            assert min(kendall(scores, a), kendall(scores, b)) <= ceiling + 1e-12
+
+
+def test_shared_kendall_ceiling_is_one_for_one_target_and_zero_for_opposite_targets():
+    a = np.random.default_rng(4).normal(size=200)
+    assert shared_kendall_ceiling(a, a) == pytest.approx(1.0)
+    assert shared_kendall_ceiling(a, -a) == pytest.approx(0.0, abs=1e-12)
