@@ -21,13 +21,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from full_space import DATASETS, RESULTS  # noqa: E402  (this folder's script: the same datasets and results)
 
 from greenmachine.benchmark import load_benchmark  # noqa: E402
 from greenmachine.metrics import average_ranks, kendall, shared_kendall_ceiling  # noqa: E402
 from greenmachine.workspace import select_archs  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
-DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
 
 def agreement_rows(accuracies: dict[str, np.ndarray]) -> list[tuple[str, float, float, list[float]]]:
@@ -71,7 +69,8 @@ def plot(panels: list[tuple[str, np.ndarray, np.ndarray]], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spaces", nargs="+", default=["nats_tss", "nats_sss"])
-    parser.add_argument("--archs", nargs="+", default=["all", "holdout"], help="all and/or holdout (3,000 archs)")
+    parser.add_argument("--archs", nargs="+", choices=["all", "holdout"], default=["all", "holdout"],
+                        help="all and/or holdout (the fixed random 3,000-arch evaluation holdout)")
     args = parser.parse_args()
     print("| space | archs | datasets | tau between their accuracies | ceiling on the smaller tau of one ranking "
           "| consensus ranking reaches (" + " / ".join(DATASETS) + ") |")

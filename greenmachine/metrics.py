@@ -158,6 +158,7 @@ def shared_kendall_ceiling(first: ArrayLike, second: ArrayLike) -> float:
     min(x, y) <= w x + (1 - w) y, and the weighted sum is at most what a pair-by-pair choice of order
     earns; the bound is the smallest such sum (it is piecewise linear in w, so one of w = 0, 1 or its
     kink). Exact pair counts come from tau-b of the two targets and their tie counts, O(N log N).
+    NaN if either target is constant.
 
     Args:
         first, second: two accuracy vectors over the same archs, float [N].
