@@ -61,6 +61,19 @@ class TaskData:
         return self.table.select(rows), self.accuracy[rows]
 
 
+def draw_task_sets(bench: Benchmark, dataset: str, metric: str, epochs: int, protocol: SampleProtocol,
+                   evaluation_size: int) -> tuple[Sample, np.ndarray]:
+    """Return a target's search sample with its holdout, and its fixed evaluation holdout (int64, sorted).
+
+    The evaluation holdout is drawn first (none when `evaluation_size` is 0) and excluded from the
+    sample, which `protocol` draws with the target's accuracy (its `exclude` is set here).
+    """
+    evaluation = fixed_holdout(bench, n=evaluation_size, dataset=dataset, metric=metric, epochs=epochs) \
+        if evaluation_size else np.array([], dtype=np.int64)
+    protocol = replace(protocol, dataset=dataset, metric=metric, epochs=epochs, exclude=tuple(int(a) for a in evaluation))
+    return draw_sample(bench, protocol), evaluation
+
+
 def prepare_task(space: str, dataset: str, metric: str | None, epochs: int | None, protocol: SampleProtocol,
                  evaluation_size: int, probe_config: ProbeConfig, statistics: list[str], options: StatisticsOptions,
                  compute: Compute = Compute()) -> TaskData:
@@ -79,10 +92,7 @@ def prepare_task(space: str, dataset: str, metric: str | None, epochs: int | Non
     bench: Benchmark = load_benchmark(space, data_dir=compute.data_dir)
     metric = metric or "test"
     epochs = epochs or bench.default_epochs
-    evaluation = fixed_holdout(bench, n=evaluation_size, dataset=dataset, metric=metric, epochs=epochs) \
-        if evaluation_size else np.array([], dtype=np.int64)
-    protocol = replace(protocol, dataset=dataset, metric=metric, epochs=epochs, exclude=tuple(int(a) for a in evaluation))
-    sample = draw_sample(bench, protocol)
+    sample, evaluation = draw_task_sets(bench, dataset, metric, epochs, protocol, evaluation_size)
     probe = make_probe(dataset, probe_config, compute.data_dir)
     archs = np.concatenate([sample.search, sample.holdout, evaluation]).astype(np.int64)
     table, keep, cache = cached_table(space, dataset, archs, statistics, probe, options, compute)

@@ -15,6 +15,7 @@ from greenmachine.paths import data_dir
 from greenmachine.spaces import get_space
 from greenmachine.spaces.cell import Genotype
 from greenmachine.spaces.isomorphism import unique_str
+from greenmachine.tasks import draw_task_sets
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +212,15 @@ def test_bad_target_names_the_valid_values(sss):
         draw_sample(sss, SampleProtocol(dataset="cifar100", metric="valid"))
     with pytest.raises(GreenmachineError, match="fixed holdout n=0; valid: an integer >= 1"):
         fixed_holdout(sss, 0)
+
+
+def test_task_sets_keep_the_evaluation_holdout_out_of_the_sample(tss):
+    protocol = SampleProtocol(n=400, holdout_n=300, seed=4)
+    sample, evaluation = draw_task_sets(tss, "cifar100", "test", 200, protocol, 1000)
+    np.testing.assert_array_equal(evaluation, fixed_holdout(tss, 1000, "cifar100"))
+    assert not set(evaluation) & (set(sample.search) | set(sample.holdout))
+    assert sample.protocol.dataset == "cifar100" and sample.protocol.exclude == tuple(evaluation)
+    again, _ = draw_task_sets(tss, "cifar100", "test", 200, protocol, 1000)
+    np.testing.assert_array_equal(sample.holdout, again.holdout)
+    alone, none = draw_task_sets(tss, "cifar100", "test", 200, protocol, 0)
+    assert none.size == 0 and none.dtype == np.int64 and not alone.protocol.exclude
