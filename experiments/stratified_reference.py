@@ -10,7 +10,9 @@ sample, its stratified holdout, and the fixed random 3,000-arch evaluation holdo
 - trained references: every other accuracy record of the benchmark (the other datasets, 12-epoch
   training, the cifar10-valid split), i.e. what training a network tells about its rank;
 - the shipped proxies and lean baselines, read from the committed whole-space score tables
-  (`experiments/full_space.py`), so nothing is recomputed.
+  (`experiments/full_space.py`), so nothing is recomputed. A pool-relative proxy (az_nas sums
+  ranks within the archs scored together) is ranked there within the whole space, so it can differ
+  by about 0.01 from a search report, which ranks it within the search's own archs.
 
 Plots the stratified-holdout taus per target to `experiments/results/stratified_reference.png`,
 GreenMachine's reported values dashed.
