@@ -69,7 +69,7 @@ def test_an_exported_proxy_scores_any_cnn_and_asks_for_labels_only_when_needed(t
                                                   ("meco_layer", "params"), 0, {}), tmp_path))
     assert np.isfinite(free.score(net, x))
     labelled = load_module(write_module(ExportedProxy("labelled", "snip", "snip", ("snip",), 0, {}), tmp_path))
-    with pytest.raises(gm.errors.GreenmachineError, match="reads snip, which depend on labels; pass targets"):
+    with pytest.raises(gm.errors.GreenmachineError, match="reads snip, which depend on labels; pass the images' labels too"):
         labelled.score(net, x)
     assert labelled.score(net, x, torch.arange(6) % 5) > 0
 

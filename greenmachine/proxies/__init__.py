@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from importlib import import_module
 
+import torch
 from torch import nn
 
-from greenmachine.data.probe import Probe
+from greenmachine.data.probe import Probe, user_probe
 from greenmachine.errors import GreenmachineError
 from greenmachine.proxies import baselines  # noqa: F401  (registers the baselines)
 from greenmachine.proxies.base import PROXIES, Proxy, register_proxy
 from greenmachine.proxies.expression import expression_proxy
 from greenmachine.statistics import STATISTICS, StatisticsOptions, compute_statistics
+from greenmachine.statistics.core import LABELLED
 from greenmachine.statistics.table import stack_statistics
 
 
@@ -29,14 +31,19 @@ def proxy_statistics(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(s for name in names for s in PROXIES[name].statistics))
 
 
-def score(net: nn.Module, probe: Probe, proxies: Iterable[str], options: StatisticsOptions | None = None) -> dict[str, float]:
+def score(net: nn.Module, probe: Probe | torch.Tensor | tuple[torch.Tensor, torch.Tensor], proxies: Iterable[str],
+          options: StatisticsOptions | None = None) -> dict[str, float]:
     """Return {proxy name: score} of one network, computing only the statistics those proxies read.
 
+    `probe` is a Probe (`greenmachine.data.probe_batch`) or the caller's own batch: images
+    [B, C, H, W] normalised as the network expects, or (images, labels [B]); labels are needed only
+    by proxies that read them (snip, grad_norm, ...), and a bad batch raises naming the valid forms.
     Pool-relative proxies (az_nas) rank archs against each other and raise here: score a set of
     archs with `greenmachine evaluate` instead, or ask for their components. Without `options`, each
     proxy's statistics are measured with the settings it was found with (Proxy.options), else the defaults.
     """
     proxies = list(proxies)
+    probe = user_probe(probe, labelled=sorted(set(proxy_statistics(proxies)) & LABELLED))
     relative = [p for p in proxies if PROXIES[p].pool_relative]
     if relative:
         raise GreenmachineError(

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from greenmachine.data.probe import Probe
-from greenmachine.errors import GreenmachineError
+from greenmachine.data.probe import user_probe
 from greenmachine.gp.evaluate import NAMESPACE, bind
 from greenmachine.proxies.base import Proxy
 from greenmachine.statistics import STATISTICS, StatisticsOptions, compute_statistics
@@ -52,12 +51,7 @@ def score_network(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | 
         seed: the probe seed the proxy's random draws derive from (the search's probe seed).
         options: pass settings (the search's).
     """
-    labelled = sorted(set(statistics) & LABELLED)
-    if targets is None:
-        if labelled:
-            raise GreenmachineError(f"this proxy reads {', '.join(labelled)}, which depend on labels; pass targets")
-        targets = torch.zeros(inputs.shape[0], dtype=torch.long, device=inputs.device)
-    probe = Probe(inputs, targets, "custom", "user", seed)
+    probe = user_probe(inputs if targets is None else (inputs, targets), seed, sorted(set(statistics) & LABELLED))
     stats = compute_statistics(net, probe, statistics, options)
     layer = [s for s in statistics if STATISTICS[s].kind == "layer"]
     scalar = [s for s in statistics if STATISTICS[s].kind == "scalar"]

@@ -288,3 +288,19 @@ def test_score_by_name_and_pool_relative_error(tiny_net, tiny_probe):
         gm.score(tiny_net, tiny_probe, ["az_nas"])
     with pytest.raises(gm.errors.UnknownNameError, match="unknown proxy 'sed'"):
         gm.score(tiny_net, tiny_probe, ["sed"])
+
+
+def test_score_takes_a_plain_batch_and_names_the_valid_forms_of_a_bad_one(tiny_net, tiny_probe):
+    plain = gm.Probe(tiny_probe.inputs, tiny_probe.targets, "custom", "user", 0)
+    expected = gm.score(tiny_net, plain, ["snip", "synflow"])
+    assert gm.score(tiny_net, (tiny_probe.inputs, tiny_probe.targets), ["snip", "synflow"]) == expected
+    assert gm.score(tiny_net, tiny_probe.inputs, ["synflow"]) == {"synflow": expected["synflow"]}
+    with pytest.raises(gm.errors.GreenmachineError, match="reads snip, which depend on labels; pass the images' labels too \\(int \\[8\\]\\)"):
+        gm.score(tiny_net, tiny_probe.inputs, ["snip"])
+    bad = [(tiny_probe.inputs[0], "probe images are a torch.float32 tensor of shape \\(3, 6, 6\\)"),
+           ("images.npz", "probe images are a str"),
+           ((tiny_probe.inputs,), "probe is a tuple of 1 items"),
+           ((tiny_probe.inputs, tiny_probe.targets[:3]), "probe labels are a torch.int64 tensor of shape \\(3,\\), not int \\[8\\]")]
+    for batch, message in bad:
+        with pytest.raises(gm.errors.GreenmachineError, match=message + ".*valid: a Probe"):
+            gm.score(tiny_net, batch, ["synflow"])
