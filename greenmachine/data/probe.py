@@ -76,7 +76,7 @@ def user_probe(batch: Probe | torch.Tensor | tuple | list, seed: int = 0, labell
     inputs, targets = batch, None
     if isinstance(batch, (tuple, list)):
         if len(batch) != 2:
-            raise GreenmachineError(f"probe is a {type(batch).__name__} of {len(batch)} items; {forms}")
+            raise GreenmachineError(f"probe is a {type(batch).__name__} of length {len(batch)}; {forms}")
         inputs, targets = batch
     if not isinstance(inputs, torch.Tensor) or inputs.dim() != 4 or not inputs.is_floating_point():
         described = (f"a {inputs.dtype} tensor of shape {tuple(inputs.shape)}" if isinstance(inputs, torch.Tensor)

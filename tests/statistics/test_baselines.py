@@ -299,7 +299,7 @@ def test_score_takes_a_plain_batch_and_names_the_valid_forms_of_a_bad_one(tiny_n
         gm.score(tiny_net, tiny_probe.inputs, ["snip"])
     bad = [(tiny_probe.inputs[0], "probe images are a torch.float32 tensor of shape \\(3, 6, 6\\)"),
            ("images.npz", "probe images are a str"),
-           ((tiny_probe.inputs,), "probe is a tuple of 1 items"),
+           ((tiny_probe.inputs,), "probe is a tuple of length 1"),
            ((tiny_probe.inputs, tiny_probe.targets[:3]), "probe labels are a torch.int64 tensor of shape \\(3,\\), not int \\[8\\]")]
     for batch, message in bad:
         with pytest.raises(gm.errors.GreenmachineError, match=message + ".*valid: a Probe"):
