@@ -94,7 +94,8 @@ def _tau(values: np.ndarray, accuracy: np.ndarray) -> float:
 
 
 def plot(panels: list[tuple[str, tuple[str, str], dict[str, float], dict[str, float]]], path: Path) -> None:
-    """Draw one bar panel per target: stratified-holdout tau of trained references (grey) and proxies (blue)."""
+    """Draw one bar panel per target: stratified-holdout tau of trained references (grey), shipped proxies (orange) and
+    baselines (blue), GreenMachine's reported value dashed; a negative tau is drawn as an empty bar (the table has it)."""
     columns = min(2, len(panels))
     rows_of_panels = -(-len(panels) // columns)
     fig, axes = plt.subplots(rows_of_panels, columns, figsize=(5.2 * columns, 4.8 * rows_of_panels), squeeze=False)
