@@ -16,7 +16,7 @@ from torch.func import functional_call
 from greenmachine.statistics.core import PassContext, probe_pass
 from greenmachine.statistics.features import feature_blocks, run_capturing
 from greenmachine.statistics.init import reinitialised_state
-from greenmachine.statistics.linalg import spectrum
+from greenmachine.statistics.linalg import spectrum, top_singular_value
 
 
 def _expressivity(feature: torch.Tensor) -> float:
@@ -41,8 +41,7 @@ def _pair_trainability(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Gener
         g_in = F.pixel_unshuffle(g_in, g_in.shape[-1] // g_out.shape[-1])
     a = g_in.permute(0, 2, 3, 1).reshape(-1, g_in.shape[1]).double()
     b = g_out.permute(0, 2, 3, 1).reshape(-1, g_out.shape[1]).double()
-    sigma = float(torch.linalg.matrix_norm(a.T @ b / a.shape[0], ord=2))
-    return -sigma - 1.0 / (sigma + 1e-6) + 2.0
+    return -(sigma := top_singular_value(a.T @ b / a.shape[0])) - 1.0 / (sigma + 1e-6) + 2.0
 
 
 @probe_pass("az_nas", produces={

@@ -39,6 +39,17 @@ def spectrum(matrix: torch.Tensor) -> torch.Tensor:
     return torch.linalg.eigvalsh(matrix.double())
 
 
+def top_singular_value(matrix: torch.Tensor) -> float:
+    """Return the largest singular value of `matrix` [M, N], in float64.
+
+    The square root of the top eigenvalue of the smaller Gram matrix: the same number as
+    `matrix_norm(ord=2)` to rounding, several times faster than its full SVD on wide matrices.
+    """
+    m = matrix.double()
+    gram = m.T @ m if m.shape[1] <= m.shape[0] else m @ m.T
+    return math.sqrt(max(float(spectrum(gram)[-1]), 0.0))
+
+
 def spectrum_summary(eig: torch.Tensor) -> dict[str, float]:
     """Return min, max, mean log, log condition number and spectral entropy of eigenvalues `eig` [C]."""
     clamped = eig.clamp_min(EIG_FLOOR)

@@ -33,6 +33,7 @@ def _run_meco(ctx: PassContext, net: nn.Module) -> dict[str, object]:
     layers = set(ctx.layer_modules(net))
     layer_terms: dict[nn.Module, float] = {}
     totals = {"meco": 0.0, "meco_opt": 0.0}
+    seen: dict[int, tuple[torch.Tensor, float]] = {}  # a container returns its last child's very tensor
 
     def hook(module: nn.Module, _inputs: tuple, output) -> None:
         out = output[0] if isinstance(output, (tuple, list)) else output
@@ -40,7 +41,9 @@ def _run_meco(ctx: PassContext, net: nn.Module) -> dict[str, object]:
             return
         feature = out[0].detach()
         channels = feature.shape[0]
-        term = _min_eig(feature)
+        if id(out) not in seen:  # the tensor is kept in `seen`, so its id cannot be reused during the forward
+            seen[id(out)] = (out, _min_eig(feature))
+        term = seen[id(out)][1]
         if np.isfinite(term):
             totals["meco"] += term
         if module in layers:
