@@ -1,7 +1,10 @@
-"""Shipped proxies and lean baselines over whole NATS-Bench spaces: per-arch scores and their correlations.
+"""Shipped proxies and lean baselines over whole spaces: per-arch scores and their correlations.
 
-    python experiments/full_space.py compute [--spaces nats_tss nats_sss] [--datasets ...] [--archs all]
+    python experiments/full_space.py compute [--spaces nats_tss nats_sss ...] [--datasets ...] [--archs all]
     python experiments/full_space.py check
+
+Every built-in space can be scored (`--spaces nas_bench_macro transnas_micro nasbench101`); the
+datasets default to each space's own (all but cifar10-valid).
 
 `compute` fills the statistics cache for every arch (resumable: a killed run picks up where it
 stopped), scores the shipped proxies and the lean baselines, and writes the per-arch scores to
@@ -28,17 +31,23 @@ from greenmachine.config import ProbeConfig
 from greenmachine.metrics import kendall, spearman
 from greenmachine.proxies import PROXIES, SHIPPED
 from greenmachine.report import worst_filled
+from greenmachine.spaces import all_spaces, get_space
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.workspace import Compute, make_probe, score_archs, select_archs
 
 RESULTS = Path(__file__).parent / "results"
 TABLE = ".csv.xz"  # xz keeps a whole space's three datasets (~100,000 rows) under 5 MB
 CONF = Path(__file__).resolve().parents[1] / "conf"
-DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120")  # the NATS datasets, in the tables' order
 LEAN_BASELINES = ("meco", "meco_opt", "az_nas", "synflow", "zen", "l2_norm", "params", "flops")
-# Best published training-free Kendall tau, full space (ANCHORS.md): VKDNW_agg on TSS; EZNAS on SSS cifar10.
-ANCHORS = {("nats_tss", "cifar10"): ("VKDNW_agg", 0.750), ("nats_tss", "cifar100"): ("VKDNW_agg", 0.753),
-           ("nats_tss", "ImageNet16-120"): ("VKDNW_agg", 0.743), ("nats_sss", "cifar10"): ("EZNAS", 0.707)}
+# Best published training-free Kendall tau over a whole space (each space's `published`, from ANCHORS.md).
+TRAINING_FREE = ("VKDNW_agg", "EZNAS")
+
+
+def anchor(space: str, dataset: str) -> tuple[str, float] | None:
+    """Return (system, tau) of the best published training-free proxy on a target, or None."""
+    published = get_space(space).published
+    return next(((s, published[(s, dataset)]) for s in TRAINING_FREE if (s, dataset) in published), None)
 
 
 def lean_settings() -> tuple[ProbeConfig, StatisticsOptions]:
@@ -61,24 +70,30 @@ def write_dataset(path: Path, frame: pd.DataFrame) -> None:
     if path.exists():
         old = pd.read_csv(path)
         frame = pd.concat([old[old.dataset != frame.dataset.iloc[0]], frame])[frame.columns]
-        order = [*DATASETS, *sorted(set(frame.dataset) - set(DATASETS))]
+        order = [*DATASETS, *sorted(set(frame.dataset) - set(DATASETS))]  # other spaces' datasets: alphabetical
         frame = frame.sort_values("dataset", key=lambda d: d.map(order.index), kind="stable")
     tmp = path.with_name(f".{path.name}.tmp")
     frame.to_csv(tmp, index=False, float_format="%.7g", compression="xz")
     os.replace(tmp, path)
 
 
-def compute(spaces: list[str], datasets: list[str], archs_spec: str, workers: int | None) -> None:
+def space_datasets(space: str) -> list[str]:
+    """Return the datasets a space's tables cover: its own, without cifar10-valid (the NATS spaces' second split)."""
+    return [d for d in get_space(space).dataset_names() if d != "cifar10-valid"]
+
+
+def compute(spaces: list[str], datasets: list[str] | None, archs_spec: str, workers: int | None) -> None:
     """Score the archs of each space and dataset with the shipped proxies and lean baselines; write the tables.
 
     Each dataset's scores are written as soon as they are computed, so an interrupted run keeps them.
+    None datasets are each space's own (`space_datasets`).
     """
     proxies = [PROXIES[name] for name in (*SHIPPED, *LEAN_BASELINES)]
     probe_config, options = lean_settings()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for space in spaces:
         path = scores_path(space, archs_spec)
-        for dataset in datasets:
+        for dataset in datasets or space_datasets(space):
             archs = np.sort(select_archs(space, archs_spec if archs_spec == "all" else int(archs_spec)))
             probe = make_probe(dataset, probe_config)
             scored = score_archs(proxies, space, dataset, archs, probe, options, Compute(workers=workers))
@@ -94,20 +109,20 @@ def check() -> None:
     print("|---|---|---|---|---|---|---|")
     for path in sorted(RESULTS.glob(f"scores_*{TABLE}")):
         stem = path.name.removeprefix("scores_").removesuffix(TABLE)
-        space = next(s for s in ("nats_tss", "nats_sss") if stem.startswith(s))
+        space = stem if stem in {s.name for s in all_spaces()} else stem.rsplit("_", 1)[0]  # `<space>_<N>`: a holdout
         bench = load_benchmark(space)
         frame = pd.read_csv(path)
         taus: dict[str, dict[str, float]] = {}
         sizes = {}
         for dataset, group in frame.groupby("dataset", sort=False):
             accuracy = bench.accuracies(dataset)[group.arch_index.to_numpy()]
-            anchor = ANCHORS.get((space, dataset))
+            best = anchor(space, dataset)
             sizes[dataset] = len(group)
             for name in [c for c in group.columns if c not in ("arch_index", "dataset")]:
                 scores = worst_filled(group[name].to_numpy())
                 tau = kendall(scores, accuracy)
                 taus.setdefault(name, {})[dataset] = tau
-                published = f"{anchor[0]} {anchor[1]:.3f}" if anchor else ""
+                published = f"{best[0]} {best[1]:.3f}" if best else ""
                 print(f"| {space} | {dataset} | {len(group)} | {name} | {tau:.3f} | "
                       f"{spearman(scores, accuracy):.3f} | {published} |")
         print(f"wrote {plot_taus(space, stem, taus, sizes)}")
@@ -129,8 +144,8 @@ def plot_taus(space: str, stem: str, taus: dict[str, dict[str, float]], sizes: d
         ax.bar(x, [taus[name][d] for d in datasets], width, label=name,
                color=plt.cm.tab20(i % 20), edgecolor="black" if name in SHIPPED else "none", linewidth=0.8)
     for j, dataset in enumerate(datasets):
-        if (space, dataset) in ANCHORS:
-            ax.hlines(ANCHORS[(space, dataset)][1], j - 0.45, j + 0.45, colors="black", linestyles="dashed")
+        if best := anchor(space, dataset):
+            ax.hlines(best[1], j - 0.45, j + 0.45, colors="black", linestyles="dashed")
     ax.set_xticks(np.arange(len(datasets)), [f"{d}\n{sizes[d]:,} archs" for d in datasets])
     ax.set_ylabel("Kendall tau (test accuracy)")
     ax.set_ylim(0, 1)  # a negative tau (meco on SSS) shows in the printed table, not here
@@ -149,7 +164,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("compute")
     run.add_argument("--spaces", nargs="+", default=["nats_tss", "nats_sss"])
-    run.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    run.add_argument("--datasets", nargs="+", default=None, help="default: each space's own datasets")
     run.add_argument("--archs", default="all", help="all, or a count N (the first N of the fixed random order)")
     run.add_argument("--workers", type=int, default=None)
     sub.add_parser("check")

@@ -1,69 +1,109 @@
-"""Check every baseline proxy against reference values on a fixed random sample of TSS archs.
+"""Check our baseline proxies against NASLib's stored values (NAS-Bench-Suite-Zero) on one space.
 
-For the first 1,000 archs of the fixed random order (cifar10, test accuracy, 200 epochs) prints a
-Markdown table: our Kendall tau, NAS-Bench-Suite-Zero's (NASLib's) values' tau on the same archs
-where it has them and ours on that subset, the published full-space tau (VKDNW Table 1, ANCHORS.md),
-and the Spearman correlation of our per-arch values with NASLib's. Failures rank last (as NASLib's
--1e8). Needs the cache filled by
+For the first N archs of the space's fixed random order, prints a Markdown table: our Kendall tau,
+NASLib's values' tau on the same archs where it has them and ours on that subset, the published
+full-space tau (NATS TSS: VKDNW Table 1, ANCHORS.md), and the Spearman correlation of our per-arch
+values with NASLib's. Failures rank last (as NASLib's -1e8). Computes the statistics the cache lacks.
 
-    greenmachine cache archs=1000 statistics=all
+    python experiments/reference_check.py [--space nats_tss] [--archs 1000] [--statistics default]
+    python experiments/reference_check.py --space nasbench101 --archs 500
+    python experiments/reference_check.py --space transnas_micro --archs 200
 
-    python experiments/reference_check.py [--archs 1000]
+NASLib's files: TSS cifar10 (`nats_tss/zc_proxies_naslib.csv.gz`), the NAS-Bench-101 sample
+(`nasbench101/zc_nasbench101_naslib_500.json.gz`) and TransNAS micro class_scene
+(`transnas_micro/tnb101_micro_class_scene_zc_proxies.csv.gz`).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from hydra import compose, initialize_config_dir
 
 from greenmachine.benchmark import load_benchmark
+from greenmachine.commands import probe_settings, statistics_settings
 from greenmachine.config import ProbeConfig
 from greenmachine.metrics import kendall, spearman
 from greenmachine.paths import data_dir
-from greenmachine.proxies import PROXIES, proxy_statistics
+from greenmachine.proxies import PROXIES
 from greenmachine.report import worst_filled
-from greenmachine.statistics import StatisticsOptions
-from greenmachine.workspace import make_cache, make_probe, select_archs
+from greenmachine.spaces import get_space
+from greenmachine.statistics.engine import lean_statistics
+from greenmachine.workspace import Compute, make_probe, score_archs, select_archs
 
+CONF = Path(__file__).resolve().parents[1] / "conf"
 BASELINES = ["synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "zen", "zico", "meco", "meco_opt",
              "swap", "az_nas", "l2_norm", "params", "flops"]
-# VKDNW (CVPR 2025) Table 1, cifar10 Kendall tau over all 15,625 archs (ANCHORS.md); AZ-NAS notebook for az_nas.
-PUBLISHED = {"flops": 0.623, "grad_norm": 0.328, "grasp": 0.352, "snip": 0.431, "synflow": 0.561, "jacov": 0.616,
-             "nwot": 0.571, "zen": 0.102, "zico": 0.607, "az_nas": 0.712}
+# Proxies whose value is fixed by the network and the probe (no random re-initialisation or noise input).
+DETERMINISTIC = ("synflow", "params", "flops", "l2_norm", "nwot", "jacov", "snip", "grad_norm", "fisher")
+# VKDNW (CVPR 2025) Table 1, cifar10 Kendall tau over all 15,625 TSS archs (ANCHORS.md); AZ-NAS notebook for az_nas.
+PUBLISHED = {"nats_tss": {"flops": 0.623, "grad_norm": 0.328, "grasp": 0.352, "snip": 0.431, "synflow": 0.561,
+                          "jacov": 0.616, "nwot": 0.571, "zen": 0.102, "zico": 0.607, "az_nas": 0.712}}
+
+
+def naslib_values(space: str) -> tuple[str, pd.DataFrame]:
+    """Return (dataset, NASLib's proxy values indexed by our arch index) for a space NASLib covers."""
+    ours = get_space(space)
+    root = data_dir()
+    if space == "nats_tss":
+        frame = pd.read_csv(root / "nats_tss" / "zc_proxies_naslib.csv.gz")
+        return "cifar10", frame[frame.dataset == "cifar10"].set_index("arch_index")
+    if space == "nasbench101":
+        with gzip.open(root / "nasbench101" / "zc_nasbench101_naslib_500.json.gz", "rt") as f:
+            records = json.load(f)["nasbench101"]["cifar10"]
+        frame = pd.DataFrame.from_dict(records, orient="index")
+        frame.index = [ours.index_of(a) for a in frame.index]
+        return "cifar10", frame
+    if space == "transnas_micro":
+        frame = pd.read_csv(root / "transnas_micro" / "tnb101_micro_class_scene_zc_proxies.csv.gz")
+        frame.index = [ours.index_of(a) for a in frame.net]
+        return "class_scene", frame
+    raise SystemExit(f"no NASLib values for {space}; valid: nats_tss, nasbench101, transnas_micro")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archs", type=int, default=1000)
+    parser.add_argument("--space", default="nats_tss", choices=["nats_tss", "nasbench101", "transnas_micro"])
+    parser.add_argument("--archs", type=int, default=1000, help="the first N archs of the space's fixed random order")
+    parser.add_argument("--statistics", default="default", choices=["default", "lean"],
+                        help="lean: only the proxies the lean passes give (params, flops, l2_norm, synflow, ...)")
+    parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
-    archs = select_archs("nats_tss", args.archs)
-    accuracy = load_benchmark("nats_tss").accuracies("cifar10")[archs]
-    probe = make_probe("cifar10", ProbeConfig())
-    cache = make_cache("nats_tss", "cifar10", probe, StatisticsOptions())
-    table, status = cache.load(proxy_statistics(BASELINES), archs)
-    naslib = pd.read_csv(data_dir() / "nats_tss" / "zc_proxies_naslib.csv.gz")
-    naslib = naslib[naslib.dataset == "cifar10"].set_index("arch_index")
-    shared = np.array([i for i, a in enumerate(archs) if a in naslib.index])
-    print(f"nats_tss cifar10 test accuracy (200 epochs), first {len(archs)} archs of the fixed random order; "
-          f"probe: {probe.origin or probe.source}, batch {probe.batch_size}, seed {probe.seed}; "
-          f"{len(shared)} of them have NASLib values; {sum(s != 'ok' for s in status.values())} archs have a "
-          "non-finite statistic (ranked last by the proxies that read it)\n")
-    print("| proxy | tau (ours) | tau ours, NASLib archs | tau NASLib, same archs | published full space | "
+    dataset, naslib = naslib_values(args.space)
+    archs = np.sort(select_archs(args.space, min(args.archs, get_space(args.space).size)))
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        cfg = compose("cache", overrides=[f"statistics={args.statistics}"])
+    names, options = statistics_settings(cfg)
+    probe_config: ProbeConfig = probe_settings(cfg)
+    available = set(names) if args.statistics == "default" else set(lean_statistics())
+    proxies = [PROXIES[n] for n in BASELINES if set(PROXIES[n].statistics) <= available]
+    probe = make_probe(dataset, probe_config)
+    scored = score_archs(proxies, args.space, dataset, archs, probe, options, Compute(workers=args.workers))
+    archs = scored.archs
+    accuracy = load_benchmark(args.space).accuracies(dataset)[archs]
+    shared = np.flatnonzero(np.isin(archs, naslib.index))
+    print(f"{args.space} {dataset} accuracy, first {len(archs)} archs of the fixed random order, {args.statistics} "
+          f"statistics; probe: {probe.origin or probe.source}, batch {probe.batch_size}, seed {probe.seed}; "
+          f"{len(shared)} of them have NASLib values\n")
+    print("| proxy | deterministic | tau (ours) | tau ours, NASLib archs | tau NASLib, same archs | published full space | "
           "Spearman ours vs NASLib |")
-    print("|---|---|---|---|---|---|")
-    for name in BASELINES:
-        scores = worst_filled(PROXIES[name].evaluate(table).numpy())
-        ours = kendall(scores, accuracy)
-        if name in naslib.columns:
-            reference = naslib.loc[archs[shared], name].to_numpy()
+    print("|---|---|---|---|---|---|---|")
+    for proxy in proxies:
+        name = proxy.name
+        scores = worst_filled(scored.scores[name])
+        cells = ("", "", "")
+        if name in naslib.columns and len(shared) > 2:
+            reference = naslib.loc[archs[shared], name].to_numpy(dtype=np.float64)
             cells = (f"{kendall(scores[shared], accuracy[shared]):.3f}", f"{kendall(reference, accuracy[shared]):.3f}",
                      f"{spearman(scores[shared], reference):.3f}")
-        else:
-            cells = ("", "", "")
-        published = f"{PUBLISHED[name]:.3f}" if name in PUBLISHED else ""
-        print(f"| {name} | {ours:.3f} | {cells[0]} | {cells[1]} | {published} | {cells[2]} |")
+        published = PUBLISHED.get(args.space, {}).get(name)
+        print(f"| {name} | {'yes' if name in DETERMINISTIC else ''} | {kendall(scores, accuracy):.3f} | {cells[0]} | "
+              f"{cells[1]} | {'' if published is None else f'{published:.3f}'} | {cells[2]} |")
 
 
 if __name__ == "__main__":

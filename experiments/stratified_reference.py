@@ -38,13 +38,11 @@ from greenmachine.config import build  # noqa: E402
 from greenmachine.metrics import kendall  # noqa: E402
 from greenmachine.proxies import SHIPPED  # noqa: E402
 from greenmachine.report import worst_filled  # noqa: E402
+from greenmachine.spaces import get_space  # noqa: E402
 from greenmachine.tasks import draw_task_sets  # noqa: E402
 
 EXPERIMENTS = {"nats_tss": "greenmachine_tss", "nats_sss": "greenmachine_sss"}
 SETS = ("search", "holdout", "evaluation")
-# GreenMachine's reported stratified Kendall tau (ANCHORS.md).
-REPORTED = {("nats_tss", "cifar10"): 0.78, ("nats_tss", "cifar100"): 0.71,
-            ("nats_sss", "cifar10"): 0.89, ("nats_sss", "cifar100"): 0.77}
 
 
 def protocol_sets(space: str, dataset: str) -> tuple[dict[str, np.ndarray], Benchmark, tuple[str, str, int]]:
@@ -56,9 +54,9 @@ def protocol_sets(space: str, dataset: str) -> tuple[dict[str, np.ndarray], Benc
         cfg = compose("search", overrides=[f"experiment={EXPERIMENTS[space]}", f"dataset={dataset}",
                                            "sampling=stratified"])
     bench = load_benchmark(space)
-    target = bench.target(dataset, cfg.dataset.metric, cfg.space.epochs)
+    target = bench.target(dataset, cfg.metric, cfg.epochs)
     protocol = build(SampleProtocol, plain(cfg, "sampling"), "sampling")
-    sample, evaluation = draw_task_sets(bench, *target, protocol, int(cfg.evaluation_size))
+    sample, evaluation = draw_task_sets(bench, *target, protocol, cfg.evaluation_size)
     return {"search": sample.search, "holdout": sample.holdout, "evaluation": evaluation}, bench, target
 
 
@@ -106,7 +104,7 @@ def plot(panels: list[tuple[str, tuple[str, str], dict[str, float], dict[str, fl
                       + [(v, n, "tab:orange" if n in SHIPPED else "tab:blue") for n, v in proxies.items()])
         ax.barh(np.arange(len(rows)), [max(v, 0) for v, _, _ in rows], color=[c for _, _, c in rows])
         ax.set_yticks(np.arange(len(rows)), [n for _, n, _ in rows], fontsize=6)
-        ax.axvline(REPORTED[key], color="black", linestyle="dashed", linewidth=1)
+        ax.axvline(get_space(key[0]).published[("GreenMachine", key[1])], color="black", linestyle="dashed", linewidth=1)
         ax.set(title=title, xlabel="Kendall tau on the stratified holdout", xlim=(0, 1))
         ax.title.set_fontsize(9)
     fig.suptitle("grey: trained accuracies; orange: shipped proxies; blue: baselines; dashed: GreenMachine reported",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib import resources
 
 import hydra
 from omegaconf import DictConfig
@@ -19,6 +20,26 @@ def usage() -> str:
     lines += ["", "Each command takes Hydra overrides, e.g. `greenmachine cache space=nats_sss dataset=cifar100 archs=200`;",
               "`greenmachine <command> --help` lists its config groups and settings."]
     return "\n".join(lines)
+
+
+def space_overrides(args: list[str]) -> list[str]:
+    """Return `args` with a `space=` value that is no file of `conf/space` turned into the plug-in group's settings.
+
+    `space=<name>` of an entry-point space becomes `space=plugin space.name=<name>`, and
+    `space=<module.Class or file.py:Class>` becomes `space=plugin space._target_=<...>`; a sweep
+    (`space=a,b`) is left to Hydra.
+    """
+    groups = {p.stem for p in (resources.files("greenmachine.conf") / "space").iterdir() if p.name.endswith(".yaml")}
+    out = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if key != "space" or not sep or value in groups or "," in value or not value:
+            out.append(arg)
+        elif ":" in value or value.endswith(".py") or "." in value:
+            out += ["space=plugin", f"space._target_='{value}'"]
+        else:
+            out += ["space=plugin", f"space.name={value}"]
+    return out
 
 
 # Hydra's flags that take no value, so they can be moved before the overrides.
@@ -46,6 +67,6 @@ def main(argv: list[str] | None = None) -> int:
 
     # Hydra's parser takes its switches only before the overrides; let them stand anywhere
     switches = [a for a in rest if a in SWITCHES]
-    sys.argv = [f"greenmachine {name}", *switches, *(a for a in rest if a not in SWITCHES)]
+    sys.argv = [f"greenmachine {name}", *switches, *space_overrides([a for a in rest if a not in SWITCHES])]
     hydra.main(config_path="pkg://greenmachine.conf", config_name=name, version_base="1.3")(task)()
     return 0

@@ -86,12 +86,14 @@ class ProbeConfig:
         batch_size: images in the probe.
         seed: draws the images and seeds every network's initialisation.
         split: `train` or `test` for the pickle layouts.
+        resolution: image side in pixels; None = the dataset's (32 CIFAR, 16 ImageNet16-120, 64 TransNAS tasks).
     """
 
     source: str = "auto"
     batch_size: int = 64
     seed: int = 0
     split: str = "train"
+    resolution: int | None = None
 
 
 def resolve_device(device: str) -> str:

@@ -62,36 +62,36 @@ class TaskData:
 
 
 def draw_task_sets(bench: Benchmark, dataset: str, metric: str, epochs: int, protocol: SampleProtocol,
-                   evaluation_size: int) -> tuple[Sample, np.ndarray]:
+                   evaluation_size: int | None) -> tuple[Sample, np.ndarray]:
     """Return a target's search sample with its holdout, and its fixed evaluation holdout (int64, sorted).
 
-    The evaluation holdout is drawn first (none when `evaluation_size` is 0) and excluded from the
-    sample, which `protocol` draws with the target's accuracy (its `exclude` is set here).
+    The evaluation holdout is drawn first (none when `evaluation_size` is 0, the space's own size
+    when it is None) and excluded from the sample, which `protocol` draws with the target's
+    accuracy (its `exclude` is set here).
     """
     evaluation = fixed_holdout(bench, n=evaluation_size, dataset=dataset, metric=metric, epochs=epochs) \
-        if evaluation_size else np.array([], dtype=np.int64)
+        if evaluation_size != 0 else np.array([], dtype=np.int64)
     protocol = replace(protocol, dataset=dataset, metric=metric, epochs=epochs, exclude=tuple(int(a) for a in evaluation))
     return draw_sample(bench, protocol), evaluation
 
 
 def prepare_task(space: str, dataset: str, metric: str | None, epochs: int | None, protocol: SampleProtocol,
-                 evaluation_size: int, probe_config: ProbeConfig, statistics: list[str], options: StatisticsOptions,
+                 evaluation_size: int | None, probe_config: ProbeConfig, statistics: list[str], options: StatisticsOptions,
                  compute: Compute = Compute()) -> TaskData:
     """Return a task ready to search: samples drawn, statistics cached and loaded, failed archs dropped.
 
     Args:
         space, dataset, metric, epochs: the target (None metric/epochs = the benchmark's defaults).
         protocol: how the search sample and its holdout are drawn (its `exclude` is set here).
-        evaluation_size: archs in the fixed random evaluation holdout (0 = none; the whole space
-            minus the search sample when it exceeds what is left).
+        evaluation_size: archs in the fixed random evaluation holdout (0 = none, None = the space's
+            `evaluation_size`; all archs with a record when it exceeds them).
         probe_config: the probe.
         statistics: statistic names to load (their passes are cached first).
         options: pass settings.
         compute: where statistics are computed and data and caches are found.
     """
     bench: Benchmark = load_benchmark(space, data_dir=compute.data_dir)
-    metric = metric or "test"
-    epochs = epochs or bench.default_epochs
+    _, metric, epochs = bench.target(dataset, metric, epochs)
     sample, evaluation = draw_task_sets(bench, dataset, metric, epochs, protocol, evaluation_size)
     probe = make_probe(dataset, probe_config, compute.data_dir)
     archs = np.concatenate([sample.search, sample.holdout, evaluation]).astype(np.int64)

@@ -39,7 +39,7 @@ def probe_source(dataset: str, source: str, data: str | Path | None) -> str:
 def make_probe(dataset: str, config: ProbeConfig, data: str | Path | None = None) -> Probe:
     """Return the probe batch described by `config` for `dataset`."""
     return probe_batch(dataset, probe_source(dataset, config.source, data), batch_size=config.batch_size,
-                       seed=config.seed, split=config.split)
+                       seed=config.seed, split=config.split, resolution=config.resolution)
 
 
 def statistic_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -60,15 +60,12 @@ def make_cache(space: str, dataset: str, probe: Probe, options: StatisticsOption
     return StatisticsCache(cache_dir(cache), space, dataset, probe, options)
 
 
-EVALUATION_SIZE = 3000
-
-
 def select_archs(space: str, spec: object, data: str | Path | None = None) -> np.ndarray:
     """Return arch indices for an `archs` setting: `all`, `holdout`, N, `start:stop`, or a list of indices.
 
-    `holdout` is the fixed 3,000-arch evaluation holdout; N the first N archs of the same fixed
-    random order (so archs=3000 is that holdout). Raises GreenmachineError naming the setting and
-    the valid forms.
+    `holdout` is the space's fixed evaluation holdout (3,000 archs for NATS, a third of a smaller
+    space: `SearchSpace.evaluation_size`); N the first N archs of the same fixed random order (so
+    archs=3000 is the NATS holdout). Raises GreenmachineError naming the setting and the valid forms.
     """
     size = get_space(space).size
     forms = ("valid: all, holdout, a count N (first N of a fixed random order), 'start:stop', "
@@ -76,7 +73,7 @@ def select_archs(space: str, spec: object, data: str | Path | None = None) -> np
     if spec == "all":
         return np.arange(size)
     if spec == "holdout":
-        return fixed_holdout(load_benchmark(space, data_dir=data), EVALUATION_SIZE)
+        return fixed_holdout(load_benchmark(space, data_dir=data))
     if isinstance(spec, int) and not isinstance(spec, bool):
         if not 1 <= spec <= size:
             raise GreenmachineError(f"archs={spec} is out of range for {space} (1..{size}); {forms}")
@@ -117,7 +114,7 @@ class Compute:
         """
         workers = self.workers or default_workers(self.device)
         threads = max(1, (os.cpu_count() or 1) // workers) if self.device == "cpu" else 1
-        return CacheJob(space, dataset, probe, options, self.device, threads), workers
+        return CacheJob(space, dataset, probe, options, self.device, threads, get_space(space).config), workers
 
 
 def cached_table(space: str, dataset: str, archs: np.ndarray, statistics: list[str], probe: Probe,

@@ -16,7 +16,7 @@ from greenmachine.workspace import probe_source, select_archs, statistic_names
 
 def test_build_checks_keys_and_types():
     assert build(ProbeConfig, {"batch_size": 32}, "probe") == ProbeConfig(batch_size=32)
-    with pytest.raises(ConfigError, match=r"unknown key\(s\) 'batch' in probe; valid: batch_size, seed, source, split"):
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) 'batch' in probe; valid: batch_size, resolution, seed, source, split"):
         build(ProbeConfig, {"batch": 32}, "probe")
     with pytest.raises(ConfigError, match="statistics.halves = 'two' is not a int"):
         build(StatisticsOptions, {"halves": "two"}, "statistics")

@@ -11,9 +11,7 @@ import numpy as np
 
 from greenmachine.errors import DataNotFoundError, GreenmachineError, UnknownNameError
 from greenmachine.spaces import Arch, get_space
-
-METRICS = ("test", "valid")
-DEFAULT_EPOCHS = {"nats_tss": 200, "nats_sss": 90}
+from greenmachine.spaces.base import METRICS
 
 
 class MissingRecordError(GreenmachineError):
@@ -55,10 +53,9 @@ class Benchmark:
         """Return the number of archs of the space."""
         return get_space(self.space).size
 
-    @property
-    def default_epochs(self) -> int:
-        """Return the training length papers report for this space (200 TSS, 90 SSS)."""
-        return DEFAULT_EPOCHS[self.space]
+    def default_epochs(self, dataset: str | None = None) -> int:
+        """Return the training length papers report for `dataset` (None: the space's default dataset)."""
+        return get_space(self.space).dataset(dataset).epochs
 
     def available(self) -> list[tuple[str, str, int]]:
         """Return every (dataset, metric, epochs) this benchmark holds, sorted."""
@@ -70,8 +67,8 @@ class Benchmark:
             return 0
         return int(np.logical_and.reduce([np.isfinite(v) for v in self.values.values()]).sum())
 
-    def target(self, dataset: str, metric: str = "test", epochs: int | None = None) -> tuple[str, str, int]:
-        """Return the validated (dataset, metric, epochs) key, epochs None meaning `default_epochs`.
+    def target(self, dataset: str, metric: str | None = None, epochs: int | None = None) -> tuple[str, str, int]:
+        """Return the validated (dataset, metric, epochs) key; None metric and epochs are the dataset's defaults.
 
         Raises UnknownNameError for a dataset, metric or epochs this benchmark never has, and
         GreenmachineError listing what is available for a combination it lacks.
@@ -79,13 +76,18 @@ class Benchmark:
         have = self.available()
         if dataset not in {d for d, _, _ in have}:
             raise UnknownNameError(f"dataset of {self.space}", dataset, {d for d, _, _ in have})
-        if metric not in METRICS:
+        if metric is not None and metric not in METRICS:
             raise UnknownNameError("metric", metric, METRICS)
         all_epochs = {str(e) for _, _, e in have}
         try:
-            epochs = self.default_epochs if epochs is None else operator.index(epochs)
+            epochs = None if epochs is None else operator.index(epochs)
         except TypeError:
             raise UnknownNameError(f"epochs of {self.space}", epochs, all_epochs) from None
+        space = get_space(self.space)
+        defaults = space.target(dataset) if dataset in space.dataset_names() else None
+        metric = metric or (defaults.metric if defaults else "test")
+        if epochs is None:
+            epochs = defaults.epochs if defaults else max(e for d, m, e in have if d == dataset)
         key = (dataset, metric, epochs)
         if key not in self.values:
             listing = ", ".join(f"{d}/{m}/{e}" for d, m, e in have)
@@ -93,11 +95,11 @@ class Benchmark:
                                     f"available (dataset/metric/epochs): {listing}")
         return key
 
-    def accuracies(self, dataset: str, metric: str = "test", epochs: int | None = None) -> np.ndarray:
+    def accuracies(self, dataset: str, metric: str | None = None, epochs: int | None = None) -> np.ndarray:
         """Return the accuracy of every arch, float64 [size] indexed by arch index (NaN: no record), read-only."""
         return self.values[self.target(dataset, metric, epochs)]
 
-    def accuracy(self, arch: Arch, dataset: str, metric: str = "test", epochs: int | None = None) -> float:
+    def accuracy(self, arch: Arch, dataset: str, metric: str | None = None, epochs: int | None = None) -> float:
         """Return one arch's accuracy; raises MissingRecordError naming the arch when the source has no record of it."""
         key = self.target(dataset, metric, epochs)
         index, arch_str = get_space(self.space).resolve(arch)

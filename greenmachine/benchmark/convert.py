@@ -22,7 +22,7 @@ def convert_official(space: str, official_root: str | Path, out_dir: str | Path,
     (with allow_partial=True for a partial one).
 
     Args:
-        space: `nats_tss` or `nats_sss`.
+        space: a space with official NATS-Bench files (`nats_tss`, `nats_sss`).
         official_root: the folder holding the official `*-simple` folder (or that folder itself).
         out_dir: the data folder to write into.
         allow_partial: convert a folder holding only some arch records.

@@ -19,22 +19,20 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from greenmachine.benchmark.convert import convert_official
-from greenmachine.benchmark.official import FOLDERS
+from greenmachine.benchmark.official import official_files
 from greenmachine.errors import DataNotFoundError, GreenmachineError
-from greenmachine.spaces import get_space
 
-DRIVE_IDS = {"nats_tss": "17_saCsj_krKjlCBLOJEpNtzPXArMCqxU", "nats_sss": "1scOMTUwcQhAMa_IMedp9lTzwmgqHLGgA"}
 PAGE = "https://github.com/D-X-Y/NATS-Bench#preparation-and-download"
 
 
 def archive_url(space: str) -> str:
     """Return the direct-download URL of the official `*-simple.tar` archive of `space`."""
-    return f"https://drive.usercontent.google.com/download?id={DRIVE_IDS[get_space(space).name]}&export=download&confirm=t"
+    return f"https://drive.usercontent.google.com/download?id={official_files(space).drive_id}&export=download&confirm=t"
 
 
 def manual_url(space: str) -> str:
     """Return the Google Drive page of the official `*-simple.tar` archive of `space` (for a browser)."""
-    return f"https://drive.google.com/file/d/{DRIVE_IDS[get_space(space).name]}/view"
+    return f"https://drive.google.com/file/d/{official_files(space).drive_id}/view"
 
 
 def unpack(archive: str | Path, dest: str | Path, space: str) -> Path:
@@ -43,18 +41,18 @@ def unpack(archive: str | Path, dest: str | Path, space: str) -> Path:
     Refuses members that would land outside `dest` (tarfile's `data` filter); raises
     DataNotFoundError if the file is no tar archive or does not hold the expected folder.
     """
-    space = get_space(space).name
+    folder_name = official_files(space).folder
     dest = Path(dest).resolve()
     dest.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive) as tar:
             tar.extractall(dest, filter="data")
     except (tarfile.TarError, OSError) as exc:
-        raise DataNotFoundError(f"{archive} is not a readable tar archive ({exc}); download {FOLDERS[space]}.tar "
+        raise DataNotFoundError(f"{archive} is not a readable tar archive ({exc}); download {folder_name}.tar "
                                 f"again from {manual_url(space)} (listed at {PAGE})") from exc
-    folder = dest / FOLDERS[space]
+    folder = dest / folder_name
     if not (folder / "meta.pickle.pbz2").is_file():
-        raise DataNotFoundError(f"{archive} does not hold {FOLDERS[space]}/meta.pickle.pbz2; is it the {space} archive?")
+        raise DataNotFoundError(f"{archive} does not hold {folder_name}/meta.pickle.pbz2; is it the {space} archive?")
     return folder
 
 
@@ -85,16 +83,15 @@ def fetch_official(space: str, dest: str | Path, data_dir: str | Path, progress:
     """Download (unless already there), unpack and convert the official files of `space`; return the table's path.
 
     Args:
-        space: `nats_tss` or `nats_sss`.
+        space: a space with official NATS-Bench files (`nats_tss`, `nats_sss`).
         dest: where the archive `<folder>.tar` and the unpacked official folder go; an archive already
             there is used as is (this is where to put one downloaded by hand).
         data_dir: the data folder the compact table is written into (`<data_dir>/<space>/accuracies_long.csv.gz`).
         progress: show progress bars.
     """
-    space = get_space(space).name
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    archive = dest / f"{FOLDERS[space]}.tar"
+    archive = dest / f"{official_files(space).folder}.tar"
     if not archive.is_file():
         try:
             download(archive_url(space), archive)

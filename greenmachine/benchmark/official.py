@@ -17,13 +17,23 @@ from tqdm.auto import tqdm
 
 from greenmachine.benchmark.base import Benchmark, PartialBenchmarkError
 from greenmachine.errors import DataNotFoundError, GreenmachineError
-from greenmachine.spaces import get_space
+from greenmachine.spaces import all_spaces, get_space
+from greenmachine.spaces.base import OfficialFiles
 
-FOLDERS = {"nats_tss": "NATS-tss-v1_0-3ffb9-simple", "nats_sss": "NATS-sss-v1_0-50262-simple"}
-API_NAMES = {"nats_tss": "tss", "nats_sss": "sss"}
 _RECORD = re.compile(r"(\d{6})\.pickle\.pbz2")
 
-__all__ = ["FOLDERS", "PartialBenchmarkError", "iter_records", "load_official", "official_folder", "recorded_archs"]
+__all__ = ["PartialBenchmarkError", "iter_records", "load_official", "official_files", "official_folder",
+           "recorded_archs"]
+
+
+def official_files(space: str) -> OfficialFiles:
+    """Return the official release of `space`; raises GreenmachineError naming the spaces that have one."""
+    files = get_space(space).official
+    if files is None:
+        having = [s.name for s in all_spaces() if s.official is not None]
+        raise GreenmachineError(f"space {space!r} has no official files that greenmachine reads (its ground truth is "
+                                f"{get_space(space).ground_truth}); spaces with official files: {', '.join(having)}")
+    return files
 
 
 def official_folder(space: str, root: str | Path) -> Path:
@@ -31,11 +41,11 @@ def official_folder(space: str, root: str | Path) -> Path:
 
     Raises DataNotFoundError naming the folder looked at when it holds no `meta.pickle.pbz2`.
     """
-    space = get_space(space).name
+    name = official_files(space).folder
     root = Path(root)
-    folder = root if root.name == FOLDERS[space] else root / FOLDERS[space]
+    folder = root if root.name == name else root / name
     if not (folder / "meta.pickle.pbz2").is_file():
-        raise DataNotFoundError(f"no official NATS-Bench {space} files at {folder} (expected {FOLDERS[space]}/ with "
+        raise DataNotFoundError(f"no official NATS-Bench {space} files at {folder} (expected {name}/ with "
                                 "meta.pickle.pbz2 and one NNNNNN.pickle.pbz2 per arch); `greenmachine fetch` downloads them")
     return folder
 
@@ -50,7 +60,7 @@ def _open_api(space: str, folder: Path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        api = create(str(folder), API_NAMES[space], fast_mode=True, verbose=False)
+        api = create(str(folder), official_files(space).api, fast_mode=True, verbose=False)
     ours = get_space(space)
     if len(api.meta_archs) != ours.size:
         raise GreenmachineError(f"{folder}/meta.pickle.pbz2 lists {len(api.meta_archs)} archs, {space} has {ours.size}")
@@ -105,7 +115,7 @@ def load_official(space: str, root: str | Path, allow_partial: bool = False, pro
     """Return the Benchmark of `space` read from official files (slow for a whole space: convert once instead).
 
     Args:
-        space: `nats_tss` or `nats_sss`.
+        space: a space with official NATS-Bench files (`nats_tss`, `nats_sss`).
         root: the folder holding `NATS-tss-v1_0-3ffb9-simple/` or `NATS-sss-v1_0-50262-simple/` (or that folder).
         allow_partial: accept a folder holding only some arch records; the others are NaN, and asking
             for one of them raises MissingRecordError naming it.

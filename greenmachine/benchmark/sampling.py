@@ -16,12 +16,9 @@ import numpy as np
 from greenmachine.benchmark.base import Benchmark
 from greenmachine.errors import GreenmachineError, check_choice
 from greenmachine.spaces import get_space
-from greenmachine.spaces.cell import Genotype
-from greenmachine.spaces.isomorphism import unique_str
 
 STRATEGIES = ("random", "stratified")
 BINNINGS = ("width", "quantile")
-CELL_SPACES = ("nats_tss",)  # spaces whose archs are cells: only there do `unique` and `drop_broken` act
 
 
 def _integer(name: str, value: object, low: int) -> int:
@@ -44,10 +41,12 @@ class SampleProtocol:
             None = n spread over the bins as evenly as their sizes allow (a small bin's unused share
             goes to the others). Stratified only.
         dataset, metric, epochs: the accuracy that defines the strata and which archs have a record
-            (None epochs = the space's default; the drawn Sample's protocol holds the resolved value).
+            (None metric and epochs = the dataset's defaults; the drawn Sample's protocol holds the resolved values).
         seed: the only randomness (numpy.random.default_rng(seed)).
-        unique: keep one arch per isomorphism class (TSS; the lowest index of the class). No-op for SSS.
-        drop_broken: drop archs whose cell has no path from input to output (TSS: 341). No-op for SSS.
+        unique: keep one arch per isomorphism class (the lowest index of the class) where the space has
+            isomorphic archs (`SearchSpace.isomorphic`: TSS, TransNAS micro); a no-op elsewhere.
+        drop_broken: drop archs with no path from input to output where the space can have them
+            (`SearchSpace.can_be_broken`: TSS has 341); a no-op elsewhere.
         exclude: archs never drawn (e.g. the fixed evaluation holdout); stored sorted and deduplicated.
     """
 
@@ -58,7 +57,7 @@ class SampleProtocol:
     bins: int = 10
     per_bin: int | None = None
     dataset: str = "cifar10"
-    metric: str = "test"
+    metric: str | None = None
     epochs: int | None = None
     seed: int = 0
     unique: bool = False
@@ -111,8 +110,9 @@ class Sample:
     bin_sizes: tuple[int, ...] = ()
 
     def filters_apply(self) -> bool:
-        """Return whether `unique` and `drop_broken` act on this sample's space (cell spaces only)."""
-        return self.space in CELL_SPACES
+        """Return whether `unique` or `drop_broken` can act on this sample's space."""
+        space = get_space(self.space)
+        return space.isomorphic or space.can_be_broken
 
     def to_dict(self) -> dict[str, object]:
         """Return the protocol and realised strata as JSON-ready values (the excluded archs as count and digest)."""
@@ -143,15 +143,15 @@ class Sample:
         return text
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _cell_masks(space: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return (connected, class representative) bool [size] masks of a cell space's archs."""
+    """Return (connected, class representative) bool [size] masks of a space's archs."""
     ours = get_space(space)
     strings = [ours.arch_string(i) for i in range(ours.size)]
-    connected = np.array([Genotype.parse(s).is_connected() for s in strings])
+    connected = np.array([ours.is_connected(s) for s in strings]) if ours.can_be_broken else np.ones(ours.size, bool)
     first: dict[str, int] = {}
     for i, s in enumerate(strings):
-        first.setdefault(unique_str(s), i)
+        first.setdefault(ours.unique_key(s) if ours.isomorphic else s, i)
     representative = np.zeros(ours.size, dtype=bool)
     representative[list(first.values())] = True
     for mask in (connected, representative):
@@ -172,7 +172,8 @@ def candidate_archs(bench: Benchmark, protocol: SampleProtocol) -> np.ndarray:
         raise GreenmachineError(f"sampling exclude holds arch indices outside {bench.space} ({bad[:5]}...); "
                                 f"valid: 0..{bench.size - 1}")
     keep[np.asarray(protocol.exclude, dtype=np.int64)] = False
-    if bench.space in CELL_SPACES and (protocol.unique or protocol.drop_broken):
+    space = get_space(bench.space)
+    if (space.isomorphic or space.can_be_broken) and (protocol.unique or protocol.drop_broken):
         connected, representative = _cell_masks(bench.space)
         if protocol.drop_broken:
             keep &= connected
@@ -212,7 +213,8 @@ def draw_sample(bench: Benchmark, protocol: SampleProtocol) -> Sample:
 
     Raises GreenmachineError naming both numbers when more archs are asked for than there are candidates.
     """
-    protocol = replace(protocol, epochs=bench.target(protocol.dataset, protocol.metric, protocol.epochs)[2])
+    _, metric, epochs = bench.target(protocol.dataset, protocol.metric, protocol.epochs)
+    protocol = replace(protocol, metric=metric, epochs=epochs)
     rng = np.random.default_rng(protocol.seed)
     pool = candidate_archs(bench, protocol)
     if protocol.strategy == "random":
@@ -255,15 +257,18 @@ def space_permutation(space: str) -> np.ndarray:
     return np.random.default_rng(PERMUTATION_SEED).permutation(get_space(space).size)
 
 
-def fixed_holdout(bench: Benchmark, n: int = 3000, dataset: str = "cifar10", metric: str = "test",
+def fixed_holdout(bench: Benchmark, n: int | None = None, dataset: str | None = None, metric: str | None = None,
                   epochs: int | None = None) -> np.ndarray:
     """Return the fixed random evaluation holdout of a space: n archs with a record, int64 [n], sorted.
 
     It is the first n archs with a record in `space_permutation`, so it depends only on the space
     and n (and a holdout of n archs contains every smaller one); every search excludes it, so numbers
     reported on it are on archs no search saw. When n reaches the archs with a record, it is all of them.
+    None n is the space's `evaluation_size` (3,000 for NATS, a third of a smaller space); None
+    dataset, metric and epochs are the space's defaults.
     """
-    n = _integer("fixed holdout n", n, 1)
+    space = get_space(bench.space)
+    n = _integer("fixed holdout n", space.evaluation_size if n is None else n, 1)
     order = space_permutation(bench.space)
-    order = order[np.isfinite(bench.accuracies(dataset, metric, epochs)[order])]
+    order = order[np.isfinite(bench.accuracies(dataset or space.dataset().name, metric, epochs)[order])]
     return np.sort(order[:n]).astype(np.int64)

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from greenmachine.config import ProbeConfig, build, resolve_device
 from greenmachine.proxies.base import Proxy
 from greenmachine.registry import Registry
+from greenmachine.spaces import SearchSpace, Target, space_from_config
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.workspace import Compute, statistic_names
 
@@ -50,6 +51,16 @@ def plain(cfg: DictConfig, key: str | None = None) -> dict:
     """Return a config section (or the whole config) as resolved plain Python values."""
     node = cfg if key is None else cfg[key]
     return OmegaConf.to_container(node, resolve=True)
+
+
+def space_of(cfg: DictConfig) -> SearchSpace:
+    """Return the config's space: a registered one by `space.name`, or a plug-in by `space._target_` (registered now)."""
+    return space_from_config(plain(cfg, "space"))
+
+
+def target_of(cfg: DictConfig) -> Target:
+    """Return the config's target: its space and `dataset`, with `metric` and `epochs` defaulting to the dataset's."""
+    return space_of(cfg).target(cfg.dataset, cfg.metric, cfg.epochs)
 
 
 def statistics_settings(cfg: DictConfig) -> tuple[list[str], StatisticsOptions]:

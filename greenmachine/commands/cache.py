@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings
+from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings, target_of
 from greenmachine.errors import check_choice
-from greenmachine.spaces import get_space
 from greenmachine.statistics.engine import passes_for
 from greenmachine.statistics.runner import BACKENDS, fill_cache
 from greenmachine.workspace import make_cache, make_probe, select_archs
@@ -15,8 +14,8 @@ from greenmachine.workspace import make_cache, make_probe, select_archs
 @command("cache", "compute and cache the statistics of a set of archs (resumable, parallel, CUDA or Ray)")
 def cache(cfg: DictConfig) -> dict[str, object]:
     """Fill the statistics cache for `archs` and print what was done."""
-    space = get_space(cfg.space.name).name
-    dataset = cfg.dataset.name
+    target = target_of(cfg)
+    space, dataset = target.space, target.dataset
     check_choice("backend", cfg.backend, BACKENDS)
     names, options = statistics_settings(cfg)
     compute = compute_settings(cfg)

@@ -8,10 +8,9 @@ from omegaconf import DictConfig
 
 from greenmachine.benchmark.convert import convert_official
 from greenmachine.benchmark.fetch import fetch_official
-from greenmachine.commands import command
+from greenmachine.commands import command, space_of
 from greenmachine.errors import GreenmachineError
 from greenmachine.paths import cache_dir, data_candidates
-from greenmachine.spaces import get_space
 
 
 def _out(cfg: DictConfig) -> Path:
@@ -24,7 +23,7 @@ def convert(cfg: DictConfig) -> str:
     if not cfg.official:
         raise GreenmachineError("convert needs official=<folder holding NATS-tss-v1_0-3ffb9-simple/ or "
                                 "NATS-sss-v1_0-50262-simple/> (e.g. your $TORCH_HOME)")
-    path = convert_official(get_space(cfg.space.name).name, cfg.official, _out(cfg), bool(cfg.allow_partial))
+    path = convert_official(space_of(cfg).name, cfg.official, _out(cfg), bool(cfg.allow_partial))
     print(f"wrote {path}")
     return str(path)
 
@@ -33,6 +32,6 @@ def convert(cfg: DictConfig) -> str:
 def fetch(cfg: DictConfig) -> str:
     """Download (unless already there), unpack and convert the official archive of `space`."""
     dest = Path(cfg.dest).expanduser() if cfg.dest else cache_dir() / "official"
-    path = fetch_official(get_space(cfg.space.name).name, dest, _out(cfg))
+    path = fetch_official(space_of(cfg).name, dest, _out(cfg))
     print(f"wrote {path}")
     return str(path)

@@ -12,17 +12,13 @@ from omegaconf import DictConfig
 
 from greenmachine.benchmark import fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import SampleProtocol, draw_sample
-from greenmachine.commands import command, compute_settings, note_own_settings, plain, probe_settings, statistics_settings
+from greenmachine.commands import (command, compute_settings, note_own_settings, plain, probe_settings, space_of,
+                                   statistics_settings, target_of)
 from greenmachine.ensemble import fit_ensemble
 from greenmachine.proxies.loading import resolve_proxy
-from greenmachine.spaces import get_space
 from greenmachine.statistics.cache import atomic_write_text
 from greenmachine.tracking import tracked_run
-from greenmachine.workspace import EVALUATION_SIZE, make_probe, score_archs
-
-# GreenFactory's published Kendall tau on held-out archs (ANCHORS.md).
-PUBLISHED = {("nats_sss", "cifar10"): 0.907, ("nats_sss", "cifar100"): 0.945, ("nats_sss", "ImageNet16-120"): 0.920,
-             ("nats_tss", "cifar10"): 0.921, ("nats_tss", "cifar100"): 0.929, ("nats_tss", "ImageNet16-120"): 0.908}
+from greenmachine.workspace import make_probe, score_archs
 
 
 @command("ensemble", "GreenFactory-style random forest over proxy scores: predicts accuracy of unseen archs")
@@ -32,13 +28,14 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     The training archs are the random search sample a `greenmachine search sampling=random` with the
     same seed draws, so the two share their cached statistics.
     """
-    space = get_space(cfg.space.name).name
-    dataset, metric = cfg.dataset.name, cfg.dataset.metric
+    target = target_of(cfg)
+    space, dataset, metric, epochs = target.space, target.dataset, target.metric, target.epochs
+    published = space_of(cfg).published.get(("GreenFactory", dataset))
     bench = load_benchmark(space, data_dir=cfg.data_dir)
-    accuracy = bench.accuracies(dataset, metric, int(cfg.space.epochs))
-    test = fixed_holdout(bench, EVALUATION_SIZE, dataset, metric, int(cfg.space.epochs))
+    accuracy = bench.accuracies(dataset, metric, epochs)
+    test = fixed_holdout(bench, None, dataset, metric, epochs)
     protocol = SampleProtocol(strategy="random", n=int(cfg.train), holdout_n=0, dataset=dataset, metric=metric,
-                              epochs=int(cfg.space.epochs), seed=int(cfg.seed), exclude=tuple(int(a) for a in test))
+                              epochs=epochs, seed=int(cfg.seed), exclude=tuple(int(a) for a in test))
     train = np.sort(draw_sample(bench, protocol).search)
     proxies = [resolve_proxy(str(p)) for p in cfg.proxies]
     _, options = statistics_settings(cfg)
@@ -53,12 +50,12 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     out = Path(HydraConfig.get().runtime.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = {k: v for k, v in asdict(result).items() if k != "predictions"}
-    summary.update(space=space, dataset=dataset, published_greenfactory_kendall=PUBLISHED.get((space, dataset)))
+    summary.update(space=space, dataset=dataset, published_greenfactory_kendall=published)
     atomic_write_text(out / "ensemble.json", json.dumps(summary, indent=2))
     lines = [f"# Random-forest ensemble, {space} {dataset} ({metric})", "",
              f"Trained on {result.n_train} archs, evaluated on the {result.n_test}-arch evaluation holdout.", "",
              "| Kendall tau | Spearman rho | MAE (accuracy points) | GreenFactory published tau |", "|---|---|---|---|",
-             f"| {result.kendall:.3f} | {result.spearman:.3f} | {result.mae:.2f} | {PUBLISHED.get((space, dataset), 'n/a')} |",
+             f"| {result.kendall:.3f} | {result.spearman:.3f} | {result.mae:.2f} | {'n/a' if published is None else published} |",
              "", "Feature importances: " + ", ".join(f"{k} {v:.3f}" for k, v in
                                                    sorted(result.importances.items(), key=lambda kv: -kv[1]))]
     atomic_write_text(out / "ensemble.md", "\n".join(lines) + "\n")

@@ -9,10 +9,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from greenmachine.benchmark import load_benchmark
-from greenmachine.commands import command, compute_settings, note_own_settings, plain, probe_settings, statistics_settings
+from greenmachine.commands import (command, compute_settings, note_own_settings, plain, probe_settings,
+                                   statistics_settings, target_of)
 from greenmachine.league import league, write_league
 from greenmachine.proxies.loading import resolve_proxy
-from greenmachine.spaces import get_space
 from greenmachine.tracking import tracked_run
 from greenmachine.workspace import make_probe, score_archs, select_archs
 
@@ -20,10 +20,10 @@ from greenmachine.workspace import make_probe, score_archs, select_archs
 @command("evaluate", "league table of baselines and exported proxies on the same archs (JSON, Markdown, plots)")
 def evaluate(cfg: DictConfig) -> dict[str, object]:
     """Score every proxy on the same archs and write the league table into the Hydra run folder."""
-    space = get_space(cfg.space.name).name
-    dataset, metric = cfg.dataset.name, cfg.dataset.metric
+    target = target_of(cfg)
+    space, dataset, metric, epochs = target.space, target.dataset, target.metric, target.epochs
     bench = load_benchmark(space, data_dir=cfg.data_dir)
-    accuracy_all = bench.accuracies(dataset, metric, int(cfg.space.epochs))
+    accuracy_all = bench.accuracies(dataset, metric, epochs)
     proxies = [resolve_proxy(str(p)) for p in cfg.proxies]
     _, options = statistics_settings(cfg)
     note_own_settings(proxies, options)
@@ -36,7 +36,7 @@ def evaluate(cfg: DictConfig) -> dict[str, object]:
     archs = scored.archs
     rows = league(scored.scores, accuracy_all[archs], space, dataset, scored.cost)
     out = Path(HydraConfig.get().runtime.output_dir)
-    title = f"{space} {dataset} ({metric}, {cfg.space.epochs} epochs), {len(archs)} archs ({cfg.archs})"
+    title = f"{space} {dataset} ({metric}, {epochs} epochs), {len(archs)} archs ({cfg.archs})"
     files = write_league(rows, scored.scores, accuracy_all[archs], out, title)
     spent = scored.seconds
     with tracked_run(bool(cfg.tracking.enabled), cfg.tracking.uri, cfg.tracking.experiment, f"evaluate {space}/{dataset}",

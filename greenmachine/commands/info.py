@@ -1,8 +1,9 @@
-"""`greenmachine info`: versions, device and where the benchmark data and caches are."""
+"""`greenmachine info`: versions, device, every registered space and where the benchmark data and caches are."""
 
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 from importlib import metadata
 
 import torch
@@ -12,12 +13,12 @@ from greenmachine.commands import command
 from greenmachine.config import resolve_device
 from greenmachine.errors import DataNotFoundError
 from greenmachine.paths import DATA_ENV, cache_dir, data_candidates, data_dir
+from greenmachine.spaces import all_spaces
 
 PACKAGES = ("greenmachine", "torch", "deap", "numpy", "scipy", "nats_bench", "hydra-core", "mlflow", "scikit-learn")
-SPACE_FILES = ("nats_tss/accuracies_long.csv.gz", "nats_sss/accuracies_long.csv.gz")
 
 
-@command("info", "versions, device, and where the benchmark data and caches are")
+@command("info", "versions, device, every registered space, and where the benchmark data and caches are")
 def info(cfg: DictConfig) -> dict[str, object]:
     """Print and return what greenmachine runs with."""
     report: dict[str, object] = {"python": platform.python_version()}
@@ -31,11 +32,17 @@ def info(cfg: DictConfig) -> dict[str, object]:
                                  f" ({torch.get_num_threads()} threads)")
     try:
         root = data_dir(cfg.data_dir)
-        present = [f for f in SPACE_FILES if (root / f).is_file()]
-        report["data"] = f"{root} ({', '.join(present) or 'no compact tables: run greenmachine convert'})"
+        report["data"] = str(root)
     except DataNotFoundError:
+        root = None
         tried = ", ".join(map(str, data_candidates(cfg.data_dir)))
         report["data"] = f"not found (looked in {tried}; set {DATA_ENV} or run greenmachine fetch)"
+    for space in all_spaces():
+        path = Path(space.ground_truth)
+        truth = space.ground_truth
+        if root is not None and not path.is_absolute():
+            truth += " (found)" if (root / path).is_file() else f" (missing under {root})"
+        report[f"space {space.name}"] = f"{space.origin}; {space.describe()}; ground truth {truth}"
     report["cache"] = str(cache_dir(cfg.cache_dir))
     width = max(map(len, report))
     for key, value in report.items():

@@ -8,24 +8,24 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from greenmachine.benchmark import SampleProtocol
-from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings
+from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings, target_of
 from greenmachine.config import ConfigError, build
 from greenmachine.gp import GPConfig
 from greenmachine.search import run_search
-from greenmachine.spaces import get_space
+from greenmachine.spaces import Target, get_space
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.tasks import TaskData, prepare_task
 from greenmachine.tracking import tracked_run
 
 
-def task_targets(cfg: DictConfig) -> list[tuple[str, str]]:
-    """Return the (space, dataset) targets of a run: the configured one, then each `also` entry."""
-    targets = [(get_space(cfg.space.name).name, cfg.dataset.name)]
+def task_targets(cfg: DictConfig) -> list[Target]:
+    """Return the targets of a run: the configured one, then each `also` entry (`space/dataset`, dataset defaults)."""
+    targets = [target_of(cfg)]
     for entry in cfg.also:
         space, sep, dataset = str(entry).partition("/")
         if not sep:
             raise ConfigError(f"also entry {entry!r} must be 'space/dataset', e.g. 'nats_tss/cifar100'")
-        targets.append((get_space(space).name, dataset))
+        targets.append(get_space(space).target(dataset))
     return targets
 
 
@@ -34,18 +34,9 @@ def prepare_tasks(cfg: DictConfig, statistics: list[str], options: StatisticsOpt
     protocol = build(SampleProtocol, plain(cfg, "sampling"), "sampling")
     probe = probe_settings(cfg)
     compute = compute_settings(cfg)
-    tasks = []
-    for space, dataset in task_targets(cfg):
-        metric = cfg.dataset.metric if dataset == cfg.dataset.name else ("valid" if dataset == "cifar10-valid" else "test")
-        epochs = get_space_epochs(space, cfg)
-        tasks.append(prepare_task(space, dataset, metric, epochs, protocol, int(cfg.evaluation_size), probe, statistics,
-                                  options, compute))
-    return tasks
-
-
-def get_space_epochs(space: str, cfg: DictConfig) -> int | None:
-    """Return the configured training length for `space` (the space group's), or None for its default."""
-    return int(cfg.space.epochs) if space == cfg.space.name else None
+    evaluation_size = None if cfg.evaluation_size is None else int(cfg.evaluation_size)
+    return [prepare_task(t.space, t.dataset, t.metric, t.epochs, protocol, evaluation_size, probe, statistics, options,
+                         compute) for t in task_targets(cfg)]
 
 
 @command("search", "evolve proxies with GP, report them on archs never searched, export them as Python")

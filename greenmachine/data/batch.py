@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from greenmachine.data import cifar, imagenet16, noise, npz  # noqa: F401  (each registers its source kind)
@@ -53,7 +54,8 @@ def resolve_source(source: str) -> tuple[str, Path | None]:
     raise DataNotFoundError(f"probe source {source!r} holds no recognised layout; {_valid_sources()}")
 
 
-def probe_batch(dataset: str, source: str, batch_size: int = 64, seed: int = 0, split: str = "train") -> Probe:
+def probe_batch(dataset: str, source: str, batch_size: int = 64, seed: int = 0, split: str = "train",
+                resolution: int | None = None) -> Probe:
     """Return the probe of `dataset` drawn from `source`, bit-identical for identical arguments.
 
     Real images are drawn without replacement with numpy `default_rng(seed)`, not augmented, resized
@@ -61,7 +63,7 @@ def probe_batch(dataset: str, source: str, batch_size: int = 64, seed: int = 0, 
     N(0, 1) inputs and uniform labels from a torch generator seeded with `seed`.
 
     Args:
-        dataset: NATS dataset name (`cifar10`, `cifar10-valid`, `cifar100`, `ImageNet16-120`).
+        dataset: a registered dataset (`cifar10`, `cifar10-valid`, `cifar100`, `ImageNet16-120`, `class_scene`, ...).
         source: `noise`, a .npz file, a CIFAR root (holding cifar-10-batches-py/ or cifar-100-python/)
             or an ImageNet16 folder (train_data_batch_1..10, val_data); a `npz:`, `cifar:` or
             `imagenet16:` prefix names the kind explicitly.
@@ -69,12 +71,17 @@ def probe_batch(dataset: str, source: str, batch_size: int = 64, seed: int = 0, 
         seed: non-negative; draws the images (or the noise).
         split: `train` or `test`; selects the batch files of the CIFAR and ImageNet16 layouts
             (`test` = ImageNet16 `val_data`) and does not apply to noise or a .npz file.
+        resolution: image side in pixels (None: the dataset's); images of another size are resized to it.
 
     Returns:
         Probe with inputs float32 [B, 3, R, R] (R = 32 for CIFAR, 16 for ImageNet16-120), targets
         int64 [B] in 0..num_classes-1, the source kind and an origin naming the exact files.
     """
     info = dataset_info(dataset)
+    if resolution is not None:
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+            raise ProbeSourceError(f"resolution={resolution!r}; valid: null (the dataset's {info.resolution}) or an integer >= 1")
+        info = replace(info, resolution=resolution)
     check_choice("split", split, SPLITS)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ProbeSourceError(f"batch_size={batch_size!r}; valid: an integer >= 1")

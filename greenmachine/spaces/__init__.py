@@ -1,23 +1,18 @@
-"""Search spaces: arch strings and indices, and our own implementation of each benchmark's networks."""
+"""Search spaces: the built-in benchmarks, plug-ins from entry points or config, and their networks.
+
+Each built-in space is one module here (its class carries `@builtin_space`); see `registry` for
+how spaces are found and `plugin` for the contract a user's own space follows.
+"""
 
 from __future__ import annotations
 
 from torch import nn
 
-from greenmachine.registry import Registry
-from greenmachine.spaces.base import Arch, ArchIndexError, SearchSpace
+from greenmachine.spaces.base import Arch, ArchIndexError, SearchSpace, SpaceDataset, Target
 from greenmachine.spaces.cell import ArchStringError, Genotype
-from greenmachine.spaces.nats_sss import NatsSSS
-from greenmachine.spaces.nats_tss import NatsTSS
-
-SPACES: Registry[SearchSpace] = Registry("space")
-SPACES.add(NatsTSS.name, NatsTSS())
-SPACES.add(NatsSSS.name, NatsSSS())
-
-
-def get_space(name: str) -> SearchSpace:
-    """Return the search space called `name`; raises UnknownNameError listing the valid spaces."""
-    return SPACES[name]
+from greenmachine.spaces.plugin import PluginError
+from greenmachine.spaces.registry import (ENTRY_POINT_GROUP, SPACES, all_spaces, builtin_space, discover, get_space,
+                                          register_space, space_from_config)
 
 
 def build_network(space: str, arch: Arch, dataset: str) -> nn.Module:
@@ -28,4 +23,6 @@ def build_network(space: str, arch: Arch, dataset: str) -> nn.Module:
     return get_space(space).build(arch, dataset)
 
 
-__all__ = ["SPACES", "Arch", "ArchIndexError", "ArchStringError", "Genotype", "SearchSpace", "build_network", "get_space"]
+__all__ = ["ENTRY_POINT_GROUP", "SPACES", "Arch", "ArchIndexError", "ArchStringError", "Genotype", "PluginError",
+           "SearchSpace", "SpaceDataset", "Target", "all_spaces", "build_network", "builtin_space", "discover",
+           "get_space", "register_space", "space_from_config"]

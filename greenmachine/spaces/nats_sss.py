@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from torch import nn
 
-from greenmachine.spaces.base import SearchSpace
+from greenmachine.spaces.base import OfficialFiles, SearchSpace, SpaceDataset
 from greenmachine.spaces.cell import ArchStringError, Genotype
 from greenmachine.spaces.network import NatsNetwork
+from greenmachine.spaces.registry import builtin_space
 
 SSS_CHANNELS = (8, 16, 24, 32, 40, 48, 56, 64)
 SSS_GENOTYPE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 SSS_POSITIONS = 5
 
 
+@builtin_space
 class NatsSSS(SearchSpace):
     """Size space: cell(c0), reduction(c1), cell(c2), reduction(c3), cell(c4); the last position varies fastest."""
 
     name = "nats_sss"
     size = len(SSS_CHANNELS) ** SSS_POSITIONS
+    kind = "width"
+    datasets = (SpaceDataset("cifar10", "test", 90), SpaceDataset("cifar100", "test", 90),
+                SpaceDataset("ImageNet16-120", "test", 90), SpaceDataset("cifar10-valid", "valid", 90))
+    ground_truth = "nats_sss/accuracies_long.csv.gz"
+    official = OfficialFiles("NATS-sss-v1_0-50262-simple", "sss", "1scOMTUwcQhAMa_IMedp9lTzwmgqHLGgA")
+    # Kendall tau (ANCHORS.md): EZNAS over the whole space (batch 16); GreenFactory's forest on held-out archs;
+    # GreenMachine on its stratified subsets.
+    published = MappingProxyType({
+        ("EZNAS", "cifar10"): 0.707,
+        ("GreenFactory", "cifar10"): 0.907, ("GreenFactory", "cifar100"): 0.945, ("GreenFactory", "ImageNet16-120"): 0.920,
+        ("GreenMachine", "cifar10"): 0.89, ("GreenMachine", "cifar100"): 0.77,
+    })
 
     def arch_string(self, index: int) -> str:
         self.check_index(index)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import gzip
 from functools import cached_property
 from importlib import resources
+from types import MappingProxyType
 
 from torch import nn
 
-from greenmachine.spaces.base import SearchSpace
+from greenmachine.spaces.base import OfficialFiles, SearchSpace, SpaceDataset
 from greenmachine.spaces.cell import ArchStringError, Genotype
+from greenmachine.spaces.isomorphism import unique_str
 from greenmachine.spaces.network import NatsNetwork
+from greenmachine.spaces.registry import builtin_space
 
 TSS_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 TSS_EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # (source, target) in string order
@@ -24,11 +27,27 @@ def tss_string(ops: tuple[str, ...]) -> str:
     return Genotype(tuple(tuple(n) for n in nodes)).tostr()
 
 
+@builtin_space
 class NatsTSS(SearchSpace):
     """Topology space: stem 16, 5 cells at 16, reduction to 32, 5 cells, reduction to 64, 5 cells."""
 
     name = "nats_tss"
     size = 15_625
+    kind = "cell"
+    datasets = (SpaceDataset("cifar10", "test", 200), SpaceDataset("cifar100", "test", 200),
+                SpaceDataset("ImageNet16-120", "test", 200), SpaceDataset("cifar10-valid", "valid", 200))
+    ground_truth = "nats_tss/accuracies_long.csv.gz"
+    # The 2020.08.31 archive linked from D-X-Y/NATS-Bench's README (read at commit 00201cc).
+    official = OfficialFiles("NATS-tss-v1_0-3ffb9-simple", "tss", "17_saCsj_krKjlCBLOJEpNtzPXArMCqxU")
+    # Kendall tau (ANCHORS.md): VKDNW_agg, the best training-free proxy over the whole space (VKDNW, CVPR 2025,
+    # Table 1); GreenFactory's forest on held-out archs; GreenMachine on its stratified subsets.
+    published = MappingProxyType({
+        ("VKDNW_agg", "cifar10"): 0.750, ("VKDNW_agg", "cifar100"): 0.753, ("VKDNW_agg", "ImageNet16-120"): 0.743,
+        ("GreenFactory", "cifar10"): 0.921, ("GreenFactory", "cifar100"): 0.929, ("GreenFactory", "ImageNet16-120"): 0.908,
+        ("GreenMachine", "cifar10"): 0.78, ("GreenMachine", "cifar100"): 0.71,
+    })
+    isomorphic = True
+    can_be_broken = True
     channels = 16
     cells_per_stage = 5
 
@@ -53,6 +72,14 @@ class NatsTSS(SearchSpace):
                 f"e.g. {self._archs[0]!r}; ops: {', '.join(TSS_OPS)}"
             )
         return self._index[canonical]
+
+    def unique_key(self, arch_str: str) -> str:
+        """Return NATS-Bench's isomorphism key of the cell (`nats_unique_str`; 6,466 classes)."""
+        return unique_str(arch_str)
+
+    def is_connected(self, arch_str: str) -> bool:
+        """Return whether the cell has a path of non-`none` ops from input to output (341 archs have none)."""
+        return Genotype.parse(arch_str).is_connected()
 
     def _build(self, arch_str: str, num_classes: int) -> nn.Module:
         c, n = self.channels, self.cells_per_stage

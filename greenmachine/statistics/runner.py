@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from greenmachine.data.probe import Probe
 from greenmachine.energy import EnergyMeter
 from greenmachine.errors import GreenmachineError
-from greenmachine.spaces import build_network
+from greenmachine.spaces import SearchSpace, get_space, space_from_config
 from greenmachine.statistics.cache import ArchResult, StatisticsCache, init_seed
 from greenmachine.statistics.core import PASSES, StatisticsOptions
 from greenmachine.statistics.engine import compute_statistics
@@ -40,6 +40,8 @@ class CacheJob:
         options: pass settings.
         device: torch device string the networks run on.
         threads: torch CPU threads per worker.
+        space_config: the config section of a config plug-in space, so a worker process can register
+            it too (empty for built-in and entry-point spaces, which every process finds by name).
     """
 
     space: str
@@ -48,6 +50,11 @@ class CacheJob:
     options: StatisticsOptions
     device: str = "cpu"
     threads: int = 1
+    space_config: tuple[tuple[str, object], ...] = ()
+
+    def search_space(self) -> SearchSpace:
+        """Return the space of the job's networks, registering a config plug-in first if need be."""
+        return space_from_config(dict(self.space_config)) if self.space_config else get_space(self.space)
 
 
 @dataclass
@@ -68,12 +75,13 @@ def compute_archs(job: CacheJob, work: Work) -> dict[str, list[ArchResult]]:
     """
     torch.set_num_threads(job.threads)
     meter = EnergyMeter(job.device)
+    space = job.search_space()
     out: dict[str, list[ArchResult]] = defaultdict(list)
     for arch, passes in work:
         names = [s for p in passes for s in PASSES[p].produces]
         try:
             torch.manual_seed(init_seed(job.probe.seed, arch))
-            net = build_network(job.space, arch, job.dataset).to(job.device)
+            net = space.build(arch, job.dataset).to(job.device)
             stats = compute_statistics(net, job.probe, names, job.options, meter)
         except Exception as exc:  # recorded per arch; the run goes on
             message = f"error:{type(exc).__name__}: {exc}"[:500]

@@ -9,9 +9,12 @@ import pandas as pd
 import pytest
 
 from greenmachine.benchmark import MissingRecordError, PartialBenchmarkError, load_benchmark
-from greenmachine.benchmark.official import FOLDERS, _open_api, _read_record, load_official, recorded_archs
+from greenmachine.benchmark.official import _open_api, _read_record, load_official, recorded_archs
+from greenmachine.spaces import get_space
 from greenmachine.errors import DataNotFoundError, GreenmachineError
 from greenmachine.paths import data_dir
+
+FOLDERS = {s: get_space(s).official.folder for s in ("nats_tss", "nats_sss")}  # the official folders' names
 
 OFFICIAL = data_dir() / "nats_official"
 SAMPLE_ARCHS = [0, 11, 284]
@@ -35,7 +38,7 @@ def test_a_missing_arch_is_named(official, space):
     assert bench.complete_archs() == 3
     assert np.flatnonzero(np.isfinite(bench.accuracies("cifar10"))).tolist() == SAMPLE_ARCHS
     with pytest.raises(MissingRecordError, match=rf"has no record of {space} arch 12 \(.*\) for cifar10/test/"
-                                                 rf"{bench.default_epochs} \(it holds 3 of {bench.size} arch records\)"):
+                                                 rf"{bench.default_epochs()} \(it holds 3 of {bench.size} arch records\)"):
         bench.accuracy(12, "cifar10")
 
 

@@ -77,16 +77,15 @@ def test_missing_archs_are_named(tmp_path):
 
 
 def test_a_failing_network_is_recorded_and_the_chunk_goes_on(tmp_path, monkeypatch):
-    from greenmachine.statistics import runner
+    space = gm.spaces.get_space("nats_tss")
+    real = space.build
 
-    real = runner.build_network
-
-    def flaky(space, arch, dataset):
+    def flaky(arch, dataset):
         if arch == 11:
             raise RuntimeError("out of memory (simulated)")
-        return real(space, arch, dataset)
+        return real(arch, dataset)
 
-    monkeypatch.setattr(runner, "build_network", flaky)
+    monkeypatch.setattr(space, "build", flaky)
     _, job = make(tmp_path)
     results = compute_archs(job, [(3, ("structure",)), (11, ("structure",)), (284, ("structure",))])
     status = {r.arch: r.status for r in results["structure"]}
