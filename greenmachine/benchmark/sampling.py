@@ -41,7 +41,8 @@ class SampleProtocol:
             None = n spread over the bins as evenly as their sizes allow (a small bin's unused share
             goes to the others). Stratified only.
         dataset, metric, epochs: the accuracy that defines the strata and which archs have a record
-            (None metric and epochs = the dataset's defaults; the drawn Sample's protocol holds the resolved values).
+            (None = the space's default dataset and that dataset's metric and epochs; the drawn Sample's
+            protocol holds the resolved values).
         seed: the only randomness (numpy.random.default_rng(seed)).
         unique: keep one arch per isomorphism class (the lowest index of the class) where the space has
             isomorphic archs (`SearchSpace.isomorphic`: TSS, TransNAS micro); a no-op elsewhere.
@@ -56,7 +57,7 @@ class SampleProtocol:
     binning: str = "width"
     bins: int = 10
     per_bin: int | None = None
-    dataset: str = "cifar10"
+    dataset: str | None = None
     metric: str | None = None
     epochs: int | None = None
     seed: int = 0
@@ -159,12 +160,20 @@ def _cell_masks(space: str) -> tuple[np.ndarray, np.ndarray]:
     return connected, representative
 
 
+def resolved(bench: Benchmark, protocol: SampleProtocol) -> SampleProtocol:
+    """Return `protocol` with its dataset, metric and epochs filled in from the space's defaults and checked."""
+    dataset, metric, epochs = bench.target(protocol.dataset or get_space(bench.space).dataset().name, protocol.metric,
+                                           protocol.epochs)
+    return replace(protocol, dataset=dataset, metric=metric, epochs=epochs)
+
+
 def candidate_archs(bench: Benchmark, protocol: SampleProtocol) -> np.ndarray:
     """Return the archs a protocol may draw, int64 sorted: with an accuracy record, not excluded, filters applied.
 
     `unique` keeps the lowest index of each isomorphism class; if that arch is excluded or has no
     record, the class is left out. Raises GreenmachineError for excluded indices outside the space.
     """
+    protocol = resolved(bench, protocol)
     accuracy = bench.accuracies(protocol.dataset, protocol.metric, protocol.epochs)
     keep = np.isfinite(accuracy)
     if protocol.exclude and protocol.exclude[-1] >= bench.size:
@@ -213,8 +222,7 @@ def draw_sample(bench: Benchmark, protocol: SampleProtocol) -> Sample:
 
     Raises GreenmachineError naming both numbers when more archs are asked for than there are candidates.
     """
-    _, metric, epochs = bench.target(protocol.dataset, protocol.metric, protocol.epochs)
-    protocol = replace(protocol, metric=metric, epochs=epochs)
+    protocol = resolved(bench, protocol)
     rng = np.random.default_rng(protocol.seed)
     pool = candidate_archs(bench, protocol)
     if protocol.strategy == "random":

@@ -17,7 +17,8 @@ import greenmachine as gm
 from greenmachine.benchmark import fixed_holdout, load_benchmark
 from greenmachine.datasets import DATASETS
 from greenmachine.errors import UnknownNameError
-from greenmachine.spaces import SPACES, ArchStringError, PluginError, get_space, register_space, space_from_config
+from greenmachine.spaces import (SPACES, ArchStringError, PluginError, discover, get_space, register_space,
+                                space_from_config)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "experiments" / "plugin_space"
@@ -27,6 +28,7 @@ TARGET = f"{EXAMPLE / 'tiny_cnn.py'}:TinyCNN"
 @pytest.fixture(autouse=True)
 def isolated_registries():
     """Give each test the registries as they were, so plug-ins registered here do not leak into other tests."""
+    discover()
     spaces, datasets = dict(SPACES._items), dict(DATASETS._items)
     yield
     SPACES._items.clear()
@@ -255,3 +257,27 @@ def test_the_worked_example_runs_every_command(tmp_path):
     bad = subprocess.run([*cli, "evaluate", f"space={TARGET}", "archs=[plain-4-9]", "tracking=none"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "'plain-4-9' is not an arch of tiny_cnn: it lists 18 archs" in bad.stderr
+
+
+@pytest.mark.parametrize(("space", "n", "holdout"), [("nas_bench_macro", 300, 200), ("transnas_micro", 300, 200),
+                                                     ("nasbench101", 100, 60)])
+def test_samples_and_holdouts_work_on_every_new_space(space, n, holdout):
+    from greenmachine.benchmark import SampleProtocol, draw_sample
+    from greenmachine.tasks import draw_task_sets
+
+    bench = load_benchmark(space)
+    target = get_space(space).target()
+    evaluation = fixed_holdout(bench)
+    assert len(evaluation) == get_space(space).size // 3
+    for strategy in ("random", "stratified"):
+        protocol = SampleProtocol(strategy=strategy, n=n, holdout_n=holdout, unique=True, drop_broken=True)
+        sample, held = draw_task_sets(bench, target.dataset, target.metric, target.epochs, protocol, None)
+        assert held.tolist() == evaluation.tolist()
+        sets = [set(sample.search.tolist()), set(sample.holdout.tolist()), set(held.tolist())]
+        assert len(sample.search) == n and len(sample.holdout) == holdout
+        assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+        keys = [get_space(space).unique_key(get_space(space).arch_string(int(a))) for a in sample.search]
+        assert len(set(keys)) == len(keys)  # one arch per isomorphism class
+    too_many = SampleProtocol(strategy="random", n=get_space(space).size + 1, holdout_n=0)
+    with pytest.raises(Exception, match=r"cannot draw \d+ search archs: only \d+ are available"):
+        draw_sample(bench, too_many)
