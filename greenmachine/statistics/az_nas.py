@@ -16,13 +16,14 @@ from torch.func import functional_call
 from greenmachine.statistics.core import PassContext, probe_pass
 from greenmachine.statistics.features import feature_blocks, run_capturing
 from greenmachine.statistics.init import reinitialised_state
-from greenmachine.statistics.linalg import spectrum, top_singular_value
+from greenmachine.statistics.linalg import product_top_singular_value, spectrum
 
 
 def _expressivity(feature: torch.Tensor) -> float:
     x = feature.detach().permute(0, 2, 3, 1).reshape(-1, feature.shape[1]).double()
     x = x - x.mean(0, keepdim=True)
-    eig = spectrum(x.T @ x / x.shape[0]).clamp_min(0)
+    # X^T X and X X^T share their nonzero eigenvalues, and zeros add nothing to the entropy: take the smaller.
+    eig = spectrum((x.T @ x if x.shape[1] <= x.shape[0] else x @ x.T) / x.shape[0]).clamp_min(0)
     total = float(eig.sum())
     if total <= 0:
         return 0.0
@@ -41,7 +42,8 @@ def _pair_trainability(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Gener
         g_in = F.pixel_unshuffle(g_in, g_in.shape[-1] // g_out.shape[-1])
     a = g_in.permute(0, 2, 3, 1).reshape(-1, g_in.shape[1]).double()
     b = g_out.permute(0, 2, 3, 1).reshape(-1, g_out.shape[1]).double()
-    return -(sigma := top_singular_value(a.T @ b / a.shape[0])) - 1.0 / (sigma + 1e-6) + 2.0
+    sigma = product_top_singular_value(a, b) / a.shape[0]
+    return -sigma - 1.0 / (sigma + 1e-6) + 2.0
 
 
 @probe_pass("az_nas", produces={

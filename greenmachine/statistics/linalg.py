@@ -50,6 +50,18 @@ def top_singular_value(matrix: torch.Tensor) -> float:
     return math.sqrt(max(float(spectrum(gram)[-1]), 0.0))
 
 
+def product_top_singular_value(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Return the largest singular value of a^T b for a [N, P] and b [N, Q], in float64, without forming it.
+
+    With QR factors a^T = Q_a R_a and b^T = Q_b R_b, a^T b = Q_a (R_a R_b^T) Q_b^T has the singular
+    values of R_a R_b^T, at most min(P, N) x min(Q, N): the same number as `matrix_norm(a.T @ b, 2)`
+    to rounding, at O(N^2 (P + Q)) instead of O(P Q (N + min(P, Q))) when N is the small side.
+    """
+    r_a = torch.linalg.qr(a.double().T, mode="r").R
+    r_b = torch.linalg.qr(b.double().T, mode="r").R
+    return top_singular_value(r_a @ r_b.T)
+
+
 def spectrum_summary(eig: torch.Tensor) -> dict[str, float]:
     """Return min, max, mean log, log condition number and spectral entropy of eigenvalues `eig` [C]."""
     clamped = eig.clamp_min(EIG_FLOOR)

@@ -11,8 +11,15 @@ from greenmachine.statistics.linalg import rows_correlation, spectrum
 
 
 def _min_eig(feature: torch.Tensor) -> float:
-    """Return the smallest eigenvalue of the channel correlation of one sample's feature map [C, ...]."""
+    """Return the smallest eigenvalue of the channel correlation of one sample's feature map [C, ...].
+
+    With more channels than positions (C > P) the correlation of the P-centred rows has rank at
+    most P - 1 < C, so its smallest eigenvalue is exactly 0: returned without an eigendecomposition
+    (which would return rounding noise of about 1e-16 at C^3 cost).
+    """
     rows = feature.reshape(feature.shape[0], -1).double()
+    if rows.shape[0] > rows.shape[1]:
+        return 0.0
     return float(spectrum(rows_correlation(rows))[0])
 
 
