@@ -12,10 +12,11 @@ from omegaconf import DictConfig
 
 from greenmachine.benchmark import fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import SampleProtocol, draw_sample
-from greenmachine.commands import (command, compute_settings, note_own_settings, plain, probe_settings, space_of,
+from greenmachine.commands import (command, compute_settings, note_own_settings, plain, probe_settings,
                                    statistics_settings, target_of)
 from greenmachine.ensemble import fit_ensemble
 from greenmachine.proxies.loading import resolve_proxy
+from greenmachine.spaces import get_space
 from greenmachine.statistics.cache import atomic_write_text
 from greenmachine.tracking import tracked_run
 from greenmachine.workspace import make_probe, score_archs
@@ -30,7 +31,7 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     """
     target = target_of(cfg)
     space, dataset, metric, epochs = target.space, target.dataset, target.metric, target.epochs
-    published = space_of(cfg).published.get(("GreenFactory", dataset))
+    published = get_space(space).published.get(("GreenFactory", dataset))
     bench = load_benchmark(space, data_dir=cfg.data_dir)
     accuracy = bench.accuracies(dataset, metric, epochs)
     test = fixed_holdout(bench, None, dataset, metric, epochs)
