@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from greenmachine.spaces import get_space
 from greenmachine.statistics import STATISTICS, StatisticsOptions, default_statistics
 from greenmachine.statistics.cache import StatisticsCache
 from greenmachine.statistics.engine import lean_statistics, passes_for
-from greenmachine.statistics.runner import CacheJob, default_workers, fill_cache
+from greenmachine.statistics.runner import CacheJob, default_workers, fill_cache, usable_cores
 from greenmachine.statistics.table import StatisticsTable, clean_columns
 
 # Real probe images that ship with the benchmark data, per dataset (others default to noise).
@@ -113,7 +112,7 @@ class Compute:
         On a CPU the cores are shared out: one thread per worker, or all of them for a single worker.
         """
         workers = self.workers or default_workers(self.device)
-        threads = max(1, (os.cpu_count() or 1) // workers) if self.device == "cpu" else 1
+        threads = max(1, usable_cores() // workers) if self.device == "cpu" else 1
         return CacheJob(space, dataset, probe, options, self.device, threads, get_space(space).config), workers
 
 

@@ -185,4 +185,12 @@ def fill_cache(cache: StatisticsCache, archs: list[int], passes: list[str], job:
 
 def default_workers(device: str) -> int:
     """Return one worker per CPU core for CPU work, one for a CUDA device."""
-    return 1 if device.startswith("cuda") else max(1, os.cpu_count() or 1)
+    return 1 if device.startswith("cuda") else usable_cores()
+
+
+def usable_cores() -> int:
+    """Return the CPU cores this process may run on (its affinity mask, e.g. under `taskset`), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # platforms without affinity masks
+        return max(1, os.cpu_count() or 1)
