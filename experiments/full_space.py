@@ -30,7 +30,7 @@ from greenmachine.commands import probe_settings, statistics_settings
 from greenmachine.config import ProbeConfig
 from greenmachine.metrics import kendall, spearman
 from greenmachine.proxies import PROXIES, SHIPPED
-from greenmachine.report import worst_filled
+from greenmachine.report import rank_by_tau, worst_filled
 from greenmachine.spaces import all_spaces, get_space
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.workspace import Compute, make_probe, score_archs, select_archs
@@ -136,7 +136,7 @@ def plot_taus(space: str, stem: str, taus: dict[str, dict[str, float]], sizes: d
     import matplotlib.pyplot as plt
 
     datasets = list(next(iter(taus.values())))
-    names = sorted(taus, key=lambda n: (n not in SHIPPED, -np.mean(list(taus[n].values()))))
+    names = sorted(rank_by_tau(taus, lambda n: np.mean(list(taus[n].values()))), key=lambda n: n not in SHIPPED)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     width = 0.8 / len(names)
     for i, name in enumerate(names):

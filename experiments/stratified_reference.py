@@ -37,7 +37,7 @@ from greenmachine.commands import plain  # noqa: E402
 from greenmachine.config import build  # noqa: E402
 from greenmachine.metrics import kendall  # noqa: E402
 from greenmachine.proxies import SHIPPED  # noqa: E402
-from greenmachine.report import worst_filled  # noqa: E402
+from greenmachine.report import rank_by_tau, worst_filled  # noqa: E402
 from greenmachine.spaces import get_space  # noqa: E402
 from greenmachine.tasks import draw_task_sets  # noqa: E402
 
@@ -100,8 +100,9 @@ def plot(panels: list[tuple[str, tuple[str, str], dict[str, float], dict[str, fl
     for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
     for ax, (title, key, trained, proxies) in zip(axes.ravel(), panels):
-        rows = sorted([(v, n, "0.6") for n, v in trained.items()]
-                      + [(v, n, "tab:orange" if n in SHIPPED else "tab:blue") for n, v in proxies.items()])
+        rows = rank_by_tau([(v, n, "0.6") for n, v in trained.items()]  # barh draws upwards: the best on top
+                           + [(v, n, "tab:orange" if n in SHIPPED else "tab:blue") for n, v in proxies.items()],
+                           lambda r: r[0])[::-1]
         ax.barh(np.arange(len(rows)), [max(v, 0) for v, _, _ in rows], color=[c for _, _, c in rows])
         ax.set_yticks(np.arange(len(rows)), [n for _, n, _ in rows], fontsize=6)
         ax.axvline(get_space(key[0]).published[("GreenMachine", key[1])], color="black", linestyle="dashed", linewidth=1)
@@ -127,7 +128,7 @@ def main() -> None:
         for dataset in args.datasets:
             trained, proxies = reference_taus(space, dataset)
             rows = [(n, "trained", t) for n, t in trained.items()] + [(n, "proxy", t) for n, t in proxies.items()]
-            for name, kind, taus in sorted(rows, key=lambda r: -r[2]["holdout"]):
+            for name, kind, taus in rank_by_tau(rows, lambda r: r[2]["holdout"]):
                 print(f"| {space} | {dataset} | {name} | {kind} | "
                       + " | ".join(f"{taus[s]:.3f}" for s in SETS) + " |")
             panels.append((f"{space} {dataset}", (space, dataset), {n: t["holdout"] for n, t in trained.items()},

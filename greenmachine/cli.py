@@ -6,9 +6,11 @@ import sys
 from importlib import resources
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from greenmachine.commands import COMMANDS
+from greenmachine.config import ConfigError
 from greenmachine.errors import GreenmachineError
 
 
@@ -42,6 +44,46 @@ def space_overrides(args: list[str]) -> list[str]:
     return out
 
 
+def command_keys(name: str) -> tuple[set[str], set[str]]:
+    """Return the top-level keys of `conf/<name>.yaml`: every valid one (settings and config groups), and its plain settings."""
+    text = (resources.files("greenmachine.conf") / f"{name}.yaml").read_text()
+    conf = OmegaConf.to_container(OmegaConf.create(text), resolve=False)
+    groups = set()
+    for entry in conf.get("defaults", []):
+        key = next(iter(entry)) if isinstance(entry, dict) else entry
+        key = key.split()[-1].split("@")[0]  # `override x`, `optional x`, `x@package`
+        if not key.startswith(("_", "hydra")) and "/" not in key:
+            groups.add(key)
+    settings = {k: v for k, v in conf.items() if k not in ("defaults", "hydra")}
+    return set(settings) | groups, {k for k, v in settings.items() if not isinstance(v, dict) and k not in groups}
+
+
+def check_overrides(name: str, args: list[str]) -> None:
+    """Raise ConfigError for an override of a key inside a plain setting (`dataset.metric=test`), which Hydra misreads."""
+    valid, plain_keys = command_keys(name)
+    for arg in args:
+        key, _, value = arg.lstrip("+~").partition("=")
+        head, dot, sub = key.partition(".")
+        if dot and head in plain_keys:
+            own = f"; {sub} is a key of its own: {sub}={value}" if sub in valid else ""
+            raise ConfigError(f"{key}={value}: {head} is a plain value ({head}=<value>), not a section{own}")
+
+
+def check_config(name: str, cfg: DictConfig) -> None:
+    """Raise ConfigError for a missing mandatory value (???), an unknown top-level key, or a plain setting given as a section."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"{missing[0]}= is required (it has no default); e.g. greenmachine {name} {missing[0]}=<value>")
+    valid, plain_keys = command_keys(name)
+    unknown = sorted(set(cfg) - valid)
+    if unknown:
+        raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                          f"valid: {', '.join(sorted(valid))}")
+    for key in sorted(plain_keys & set(cfg)):
+        if OmegaConf.is_dict(cfg.get(key)):
+            raise ConfigError(f"{key} is a plain value ({key}=<value>), not a section; got {OmegaConf.to_yaml(cfg[key]).strip()}")
+
+
 # Hydra's flags that take no value, so they can be moved before the overrides.
 SWITCHES = ("--multirun", "-m", "--run", "-r", "--resolve", "--help", "-h", "--hydra-help", "--version")
 
@@ -60,11 +102,21 @@ def main(argv: list[str] | None = None) -> int:
 
     def task(cfg: DictConfig) -> object:
         try:
+            check_config(name, cfg)
             return run(cfg)
         except GreenmachineError as exc:
             print(f"greenmachine {name}: error: {exc}", file=sys.stderr)
             sys.exit(2)
+        except MissingMandatoryValue as exc:
+            print(f"greenmachine {name}: error: {exc.full_key}= is required (it has no default); "
+                  f"e.g. greenmachine {name} {exc.full_key}=<value>", file=sys.stderr)
+            sys.exit(2)
 
+    try:
+        check_overrides(name, [a for a in rest if a not in SWITCHES])
+    except GreenmachineError as exc:
+        print(f"greenmachine {name}: error: {exc}", file=sys.stderr)
+        return 2
     # Hydra's parser takes its switches only before the overrides; let them stand anywhere
     switches = [a for a in rest if a in SWITCHES]
     sys.argv = [f"greenmachine {name}", *switches, *space_overrides([a for a in rest if a not in SWITCHES])]

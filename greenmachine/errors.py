@@ -29,3 +29,24 @@ def check_choice(kind: str, value: object, valid: Iterable[object]) -> None:
     valid = list(valid)
     if value not in valid:
         raise UnknownNameError(kind, value, [str(v) for v in valid])
+
+
+class CorruptFileError(GreenmachineError):
+    """A file greenmachine wrote or reads (cache, checkpoint, report, probe, table) that is empty or damaged.
+
+    The message names the file, what is wrong with it and what to do (delete it, rebuild it, ...).
+    """
+
+    def __init__(self, path: object, problem: str, remedy: str):
+        self.path = path
+        super().__init__(f"{path} is corrupt ({problem}); {remedy}")
+
+
+class CorruptFileWarning(UserWarning):
+    """A damaged file that greenmachine set aside and replaces by recomputing what it held."""
+
+
+def describe(exc: BaseException) -> str:
+    """Return `exc` as one short line, `Type: message`, for naming what was wrong with a file."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from greenmachine.report import correlation, plot_scatter
+from greenmachine.report import UNRANKED, correlation, format_tau, plot_scatter, rank_by_tau
 from greenmachine.statistics.cache import atomic_write_text
 
 
@@ -30,7 +31,7 @@ class LeagueRow:
 
 def league(scores: dict[str, np.ndarray], accuracy: np.ndarray, space: str, dataset: str,
            cost: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[LeagueRow]:
-    """Return the league rows, best Kendall first.
+    """Return the league rows, best Kendall first; proxies whose tau is NaN (constant scores) last.
 
     Args:
         scores: proxy name -> its scores of the archs, float [N].
@@ -44,8 +45,23 @@ def league(scores: dict[str, np.ndarray], accuracy: np.ndarray, space: str, data
         seconds, joules = cost[name]
         rows.append(LeagueRow(name, space, dataset, len(s), c.kendall, c.spearman, c.top10,
                               float(np.mean(seconds)), float(np.mean(joules)) if np.isfinite(joules).all() else None))
-    rows.sort(key=lambda r: -r.kendall)
-    return rows
+    return rank_by_tau(rows, lambda r: r.kendall)
+
+
+def _json_row(row: LeagueRow, rank: int | None) -> dict[str, object]:
+    """Return a row for league.json: its rank (None: unranked), NaN as null (strict JSON) and a note on why."""
+    values = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in asdict(row).items()}
+    return {"rank": rank, **values, "note": UNRANKED if rank is None else None}
+
+
+def ranking_bars(rows: Sequence[LeagueRow]) -> tuple[list[str], list[float]]:
+    """Return the bar chart's labels and Kendall taus, bottom bar first (barh draws upwards): the best on top.
+
+    A proxy without a tau gets an empty bar labelled `(n/a)`, below the ranked ones.
+    """
+    labels = [r.proxy if math.isfinite(r.kendall) else f"{r.proxy} (n/a)" for r in rows]
+    widths = [r.kendall if math.isfinite(r.kendall) else 0.0 for r in rows]
+    return labels[::-1], widths[::-1]
 
 
 def write_league(rows: Sequence[LeagueRow], scores: dict[str, np.ndarray], accuracy: np.ndarray, out: Path,
@@ -58,19 +74,26 @@ def write_league(rows: Sequence[LeagueRow], scores: dict[str, np.ndarray], accur
 
     out.mkdir(parents=True, exist_ok=True)
     files = {"json": out / "league.json", "markdown": out / "league.md", "ranking": out / "ranking.png"}
-    atomic_write_text(files["json"], json.dumps([asdict(r) for r in rows], indent=2))
+    rows = rank_by_tau(rows, lambda r: r.kendall)
+    ranks = [i if math.isfinite(r.kendall) else None for i, r in enumerate(rows, start=1)]
+    atomic_write_text(files["json"], json.dumps([_json_row(r, rank) for r, rank in zip(rows, ranks)], indent=2,
+                                                allow_nan=False))
     lines = [f"# {title}", "", "| rank | proxy | Kendall tau | Spearman rho | top-10% precision | s/arch | J/arch |",
              "|---|---|---|---|---|---|---|"]
-    for i, r in enumerate(rows, start=1):
+    for rank, r in zip(ranks, rows):
         joules = f"{r.joules_per_arch:.2f}" if r.joules_per_arch is not None else "n/a"
-        lines.append(f"| {i} | {r.proxy} | {r.kendall:.3f} | {r.spearman:.3f} | {r.top10:.3f} | "
+        rho, top10 = ("n/a", "n/a") if rank is None else (format_tau(r.spearman), format_tau(r.top10))
+        lines.append(f"| {rank or '-'} | {r.proxy} | {format_tau(r.kendall)} | {rho} | {top10} | "
                      f"{r.seconds_per_arch:.3f} | {joules} |")
     lines += ["", f"{rows[0].n_archs if rows else 0} archs; s/arch is the recorded wall time of the statistics "
               "passes each proxy needs (shared passes are counted for each proxy); J/arch where the machine "
               "has an energy counter."]
+    if None in ranks:
+        lines += ["", f"Unranked (rank -): {UNRANKED}; such a proxy gave every arch the same score, or none a "
+                  "finite one, so it orders nothing."]
     atomic_write_text(files["markdown"], "\n".join(lines) + "\n")
     fig, ax = plt.subplots(figsize=(6, 0.35 * len(rows) + 1.2))
-    ax.barh([r.proxy for r in rows][::-1], [r.kendall for r in rows][::-1], color="tab:green")
+    ax.barh(*ranking_bars(rows), color="tab:green")
     ax.set_xlabel("Kendall tau")
     ax.set_title(title, fontsize=9)
     ax.grid(axis="x", alpha=0.3)

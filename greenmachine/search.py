@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from greenmachine.errors import CorruptFileError, describe
 from greenmachine.export import ExportedProxy, write_module
 from greenmachine.gp import GenerationRecord, GPConfig, SearchResult, bind, compile_program, evolve, to_math, to_python
 from greenmachine.gp.render import terminals_of
-from greenmachine.report import Correlation, baseline_names, correlation, plot_fitness, plot_scatter, score_baselines
+from greenmachine.report import (Correlation, baseline_names, best_by_tau, correlation, format_tau, plot_fitness,
+                                 plot_scatter, rank_by_tau, score_baselines)
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.statistics.cache import atomic_write_text
 from greenmachine.tasks import SETS, TaskData
@@ -45,12 +47,19 @@ class SearchOutcome:
 
 
 def _progress(config: GPConfig, tracker: Tracker, enabled: bool):
-    bar = tqdm(total=config.generations + 1, desc="search", unit="gen", disable=not enabled, dynamic_ncols=True)
+    """Return a progress bar, the per-generation callback, and `log(record)`, which logs a generation once.
 
-    def callback(record: GenerationRecord) -> None:
-        bar.n = record.generation + 1
-        bar.set_postfix(best=f"{record.best_fitness:.4f}", size=f"{record.mean_size:.1f}")
-        bar.refresh()
+    A resumed run's tracker already holds the generations logged before the kill; `log` skips those,
+    so calling it with every record of the finished search fills in any generation that was
+    checkpointed but not logged, and the run has exactly one point per generation.
+    """
+    bar = tqdm(total=config.generations + 1, desc="search", unit="gen", disable=not enabled, dynamic_ncols=True)
+    logged = tracker.logged_steps("best_tau") if tracker.resumed else set()
+    first = True
+
+    def log(record: GenerationRecord) -> None:
+        if record.generation in logged:
+            return
         tracker.metrics({
             "best_tau": record.best_fitness,
             "median_tau": record.median_fitness if np.isfinite(record.median_fitness) else -1.0,
@@ -60,8 +69,19 @@ def _progress(config: GPConfig, tracker: Tracker, enabled: bool):
             "unique_evaluations": record.unique_evaluations,
             "evaluations_per_second": record.evaluations_per_second,
         }, step=record.generation)
+        logged.add(record.generation)
 
-    return bar, callback
+    def callback(record: GenerationRecord) -> None:
+        nonlocal first
+        bar.n = record.generation + 1
+        bar.set_postfix(best=f"{record.best_fitness:.4f}", size=f"{record.mean_size:.1f}")
+        bar.refresh()
+        if first and tracker.resumed:  # the generation that was in flight when the search stopped
+            tracker.tags({"resumed_at_generation": record.generation})
+        first = False
+        log(record)
+
+    return bar, callback, log
 
 
 def _rows(result: SearchResult, tasks: Sequence[TaskData]) -> list[ProxyRow]:
@@ -141,21 +161,42 @@ def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path,
         present = [s for s in SETS if len(t.rows[s])]
         header = "| proxy | " + " | ".join(f"{s} tau" for s in present) + " | evaluation rho | evaluation top-10% |"
         lines += [header, "|" + "---|" * (len(present) + 3)]
-        best = max(baselines, key=lambda r: r.scores[t.name]["search"].kendall) if baselines else None
+        best = best_by_tau(baselines, lambda r: r.scores[t.name]["search"].kendall)
         params = next((r for r in baselines if r.name == "params"), None)
         shown = found[:5] + [r for r in (best, params) if r is not None and r not in found]
         for r in shown:
             label = r.name if r.kind == "found" else (f"{r.name} (best baseline on search)" if r is best else r.name)
             ev = r.scores[t.name].get("evaluation")
-            cells = " | ".join(f"{r.scores[t.name][s].kendall:.3f}" for s in present)
-            lines.append(f"| {label} | {cells} | {ev.spearman:.3f} | {ev.top10:.3f} |" if ev else f"| {label} | {cells} | | |")
+            cells = " | ".join(format_tau(r.scores[t.name][s].kendall) for s in present)
+            lines.append(f"| {label} | {cells} | {format_tau(ev.spearman)} | {format_tau(ev.top10)} |" if ev
+                         else f"| {label} | {cells} | | |")
         lines += ["", "Formulas:", ""] + [f"- `{r.name}`: {r.formula}" for r in found[:5]] + [""]
         lines += ["All baselines on the evaluation set (Kendall tau):", "",
-                  ", ".join(f"{r.name} {r.scores[t.name]['evaluation'].kendall:.3f}" for r in
-                            sorted(baselines, key=lambda r: -r.scores[t.name].get('evaluation', r.scores[t.name]['search']).kendall)
+                  ", ".join(f"{r.name} {format_tau(r.scores[t.name]['evaluation'].kendall)}" for r in
+                            rank_by_tau(baselines, lambda r: r.scores[t.name].get('evaluation', r.scores[t.name]['search']).kendall)
                             if "evaluation" in r.scores[t.name]), ""]
     atomic_write_text(files["report"], "\n".join(lines))
     return files
+
+
+CHECKPOINT = "checkpoint.pkl"  # in the run folder; a search started there resumes from it
+REPORT_KEYS = ("options", "tasks", "proxies")
+
+
+def read_report(path: Path) -> dict:
+    """Return the payload of a search's `report.json` (see write_report).
+
+    Raises CorruptFileError naming the file if it is empty, truncated or not a search report.
+    """
+    remedy = "rerun the search in its folder to write it again (it resumes from its checkpoint)"
+    try:
+        payload = json.loads(Path(path).read_text())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CorruptFileError(path, describe(exc), remedy) from exc
+    missing = [k for k in REPORT_KEYS if k not in payload] if isinstance(payload, dict) else list(REPORT_KEYS)
+    if missing or not payload["tasks"]:
+        raise CorruptFileError(path, f"it is not a search report: no {', '.join(missing) or 'tasks'}", remedy)
+    return payload
 
 
 def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: Tracker, options: StatisticsOptions,
@@ -165,16 +206,19 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
     With the single-target fitness `kendall` only the first task is searched and the others are
     reported (cross-transfer); the multi-target fitnesses search on every task. Programs run on
     `device` (a GPU when there is one). A checkpoint (`out/checkpoint.pkl`) is written after every
-    generation; rerunning in the same folder resumes from the last completed generation.
+    generation; rerunning in the same folder resumes from the last completed generation (and, with a
+    tracker that continues the folder's MLflow run, logs the generations that run had not logged).
     """
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     tasks = [replace(t, table=t.table.to(device)) for t in tasks]  # programs run where the tables are
     searched = [t.subset("search") for t in (tasks[:1] if config.fitness == "kendall" else tasks)]
-    bar, callback = _progress(config, tracker, progress)
+    bar, callback, log = _progress(config, tracker, progress)
     with bar:
         result = evolve([tab for tab, _ in searched], [acc for _, acc in searched], config, [callback],
-                        checkpoint=out / "checkpoint.pkl")
+                        checkpoint=out / CHECKPOINT)
+    for record in result.log:  # a generation checkpointed just before a kill was never logged
+        log(record)
     rows = _rows(result, tasks)
     spent = compute_spent(result, tasks, time.perf_counter() - start)
     origin = {**origin, "run_id": tracker.run_id or "untracked"}

@@ -78,14 +78,26 @@ def select_archs(space: str, spec: object, data: str | Path | None = None) -> np
             raise GreenmachineError(f"archs={spec} is out of range for {space} (1..{size}); {forms}")
         return space_permutation(space)[:spec]
     if isinstance(spec, str) and spec.count(":") == 1:
-        start, stop = (int(p) if p else None for p in spec.split(":"))
-        chosen = np.arange(size)[slice(start, stop)]
+        bounds = []
+        for part in spec.split(":"):
+            if part.strip() and not part.strip().lstrip("-").isdigit():
+                raise GreenmachineError(f"archs={spec!r} is not understood: {part!r} is not an index; {forms}")
+            bounds.append(int(part) if part.strip() else None)
+        chosen = np.arange(size)[slice(*bounds)]
         if chosen.size == 0:
             raise GreenmachineError(f"archs={spec!r} selects no arch of {space} (indices 0..{size - 1}); {forms}")
         return chosen
     if isinstance(spec, (list, tuple)):
         space_obj = get_space(space)
-        return np.array([space_obj.resolve(a)[0] for a in spec], dtype=np.int64)
+        indices = [space_obj.resolve(a)[0] for a in spec]
+        seen: dict[int, object] = {}
+        for index, given in zip(indices, spec):
+            if index in seen:
+                forms_given = f" (as {seen[index]!r} and {given!r})" if str(seen[index]) != str(given) else ""
+                raise GreenmachineError(f"archs lists arch {index} twice{forms_given}; each arch may appear once "
+                                        "(it would count twice in every tau)")
+            seen[index] = given
+        return np.array(indices, dtype=np.int64)
     raise GreenmachineError(f"archs={spec!r} is not understood; {forms}")
 
 

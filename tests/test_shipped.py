@@ -13,6 +13,7 @@ import torch
 import greenmachine as gm
 from greenmachine.config import ProbeConfig
 from greenmachine.proxies import PROXIES, SHIPPED
+from greenmachine.spaces import all_spaces
 from greenmachine.statistics.cache import init_seed
 from greenmachine.workspace import make_probe
 
@@ -60,14 +61,16 @@ def test_the_score_tables_of_both_spaces_are_committed():
 @pytest.mark.parametrize("path", sorted(RESULTS.glob("scores_*.csv.xz")), ids=lambda p: p.name)
 def test_the_committed_scores_are_what_the_shipped_proxies_compute(path):
     """Recompute two archs of each committed table from scratch: same probe, same init, same score."""
-    space = "nats_tss" if path.name.startswith("scores_nats_tss") else "nats_sss"
+    stem = path.name.removeprefix("scores_").removesuffix(".csv.xz")
+    space = stem if stem in {s.name for s in all_spaces()} else stem.rsplit("_", 1)[0]  # `<space>_<N>`: N archs
     table = pd.read_csv(path)
-    rows = table[table.dataset == "cifar10"].iloc[:2]
-    probe = make_probe("cifar10", ProbeConfig())
+    dataset = table.dataset.iloc[0]
+    rows = table[table.dataset == dataset].iloc[:2]
+    probe = make_probe(dataset, ProbeConfig())
     for _, row in rows.iterrows():
         arch = int(row.arch_index)
         for name in SHIPPED:
             torch.manual_seed(init_seed(probe.seed, arch))
-            net = gm.build_network(space, arch, "cifar10")
+            net = gm.build_network(space, arch, dataset)
             got = gm.score(net, probe, proxies=[name])[name]
             assert got == pytest.approx(row[name], rel=1e-4, abs=1e-6), (space, arch, name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import uuid
+import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from greenmachine.benchmark.base import Benchmark, check_complete
-from greenmachine.errors import DataNotFoundError, GreenmachineError
+from greenmachine.errors import CorruptFileError, DataNotFoundError, GreenmachineError, describe
 from greenmachine.spaces import get_space
 
 TABLE_NAME = "accuracies_long.csv.gz"
@@ -35,8 +36,12 @@ def _invalid(path: str, space: str, why: str) -> GreenmachineError:
 @lru_cache(maxsize=8)
 def _load(path: str, mtime_ns: int, size: int, space: str) -> Benchmark:
     # mtime and size are part of the key so that a rewritten file is parsed again, never served stale.
-    frame = pd.read_csv(path, dtype={"arch_index": np.int64, "epochs": np.int64, "test_acc": np.float64,
-                                     "valid_acc": np.float64})
+    try:
+        frame = pd.read_csv(path, dtype={"arch_index": np.int64, "epochs": np.int64, "test_acc": np.float64,
+                                         "valid_acc": np.float64})
+    except (OSError, EOFError, ValueError, UnicodeDecodeError, zlib.error) as exc:  # empty, truncated, not gzip
+        raise CorruptFileError(path, describe(exc), "rebuild it with `greenmachine convert` (or download it again "
+                                                    "with `greenmachine fetch`)") from exc
     if tuple(frame.columns) != COLUMNS:
         raise _invalid(path, space, f"its columns are {list(frame.columns)}, expected {list(COLUMNS)}")
     if frame.empty:

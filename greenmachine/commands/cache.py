@@ -19,9 +19,9 @@ def cache(cfg: DictConfig) -> dict[str, object]:
     check_choice("backend", cfg.backend, BACKENDS)
     names, options = statistics_settings(cfg)
     compute = compute_settings(cfg)
+    archs = select_archs(space, plain(cfg)["archs"], compute.data_dir)
     probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
     store = make_cache(space, dataset, probe, options, compute.cache_dir)
-    archs = select_archs(space, plain(cfg)["archs"], compute.data_dir)
     job, workers = compute.job(space, dataset, probe, options)
     report = fill_cache(store, [int(a) for a in archs], passes_for(names), job, workers=workers,
                         chunk_size=int(cfg.chunk_size), backend=cfg.backend, ray_address=cfg.ray_address,

@@ -12,10 +12,9 @@ from omegaconf import DictConfig
 
 from greenmachine.benchmark import fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import SampleProtocol, draw_sample
-from greenmachine.commands import (command, compute_settings, note_own_settings, plain, probe_settings,
+from greenmachine.commands import (command, compute_settings, note_own_settings, plain, probe_settings, proxies_of,
                                    statistics_settings, target_of)
 from greenmachine.ensemble import fit_ensemble
-from greenmachine.proxies.loading import resolve_proxy
 from greenmachine.spaces import get_space
 from greenmachine.statistics.cache import atomic_write_text
 from greenmachine.tracking import tracked_run
@@ -38,7 +37,7 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     protocol = SampleProtocol(strategy="random", n=int(cfg.train), holdout_n=0, dataset=dataset, metric=metric,
                               epochs=epochs, seed=int(cfg.seed), exclude=tuple(int(a) for a in test))
     train = np.sort(draw_sample(bench, protocol).search)
-    proxies = [resolve_proxy(str(p)) for p in cfg.proxies]
+    proxies = proxies_of(plain(cfg)["proxies"])
     _, options = statistics_settings(cfg)
     note_own_settings(proxies, options)
     compute = compute_settings(cfg)

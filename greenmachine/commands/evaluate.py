@@ -9,12 +9,20 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from greenmachine.benchmark import load_benchmark
-from greenmachine.commands import (command, compute_settings, note_own_settings, plain, probe_settings,
+from greenmachine.commands import (command, compute_settings, note_own_settings, plain, probe_settings, proxies_of,
                                    statistics_settings, target_of)
+from greenmachine.errors import GreenmachineError
 from greenmachine.league import league, write_league
-from greenmachine.proxies.loading import resolve_proxy
 from greenmachine.tracking import tracked_run
 from greenmachine.workspace import make_probe, score_archs, select_archs
+
+
+def _check_rankable(count: int, spec: object, dropped: str = "") -> None:
+    """Raise GreenmachineError unless `count` archs are enough for a rank correlation (at least 2)."""
+    if count < 2:
+        shown = f"[{','.join(map(str, spec))}]" if isinstance(spec, list) else spec
+        raise GreenmachineError(f"evaluate needs at least 2 archs to rank, got {count} (archs={shown}{dropped}); "
+                                "valid: archs=all, holdout, a count N >= 2, 'start:stop' or a list of at least 2 archs")
 
 
 @command("evaluate", "league table of baselines and exported proxies on the same archs (JSON, Markdown, plots)")
@@ -22,18 +30,22 @@ def evaluate(cfg: DictConfig) -> dict[str, object]:
     """Score every proxy on the same archs and write the league table into the Hydra run folder."""
     target = target_of(cfg)
     space, dataset, metric, epochs = target.space, target.dataset, target.metric, target.epochs
+    proxies = proxies_of(plain(cfg)["proxies"])
     bench = load_benchmark(space, data_dir=cfg.data_dir)
     accuracy_all = bench.accuracies(dataset, metric, epochs)
-    proxies = [resolve_proxy(str(p)) for p in cfg.proxies]
     _, options = statistics_settings(cfg)
     note_own_settings(proxies, options)
     compute = compute_settings(cfg)
-    probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
-    archs = select_archs(space, plain(cfg)["archs"], cfg.data_dir)
+    spec = plain(cfg)["archs"]
+    archs = select_archs(space, spec, cfg.data_dir)
+    selected = len(archs)
     archs = archs[np.isfinite(accuracy_all[archs])]
+    _check_rankable(len(archs), spec, f", {selected - len(archs)} without an accuracy" if selected > len(archs) else "")
+    probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
     scored = score_archs(proxies, space, dataset, archs, probe, options, compute)
     bad = len(archs) - len(scored.archs)
     archs = scored.archs
+    _check_rankable(len(archs), spec, f", {bad} with failed statistics" if bad else "")
     rows = league(scored.scores, accuracy_all[archs], space, dataset, scored.cost)
     out = Path(HydraConfig.get().runtime.output_dir)
     title = f"{space} {dataset} ({metric}, {epochs} epochs), {len(archs)} archs ({cfg.archs})"

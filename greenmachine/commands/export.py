@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from omegaconf import DictConfig
 from greenmachine.commands import command
 from greenmachine.errors import DataNotFoundError, GreenmachineError, check_choice
 from greenmachine.export import ExportedProxy, proxy_name, write_module
+from greenmachine.search import read_report
 from greenmachine.statistics import STATISTICS
 
 
@@ -26,7 +26,7 @@ def export(cfg: DictConfig) -> list[str]:
     report = run / "report.json"
     if not report.is_file():
         raise DataNotFoundError(f"no search report at {report}; run= must be the output folder of a greenmachine search")
-    payload = json.loads(report.read_text())
+    payload = read_report(report)
     out = Path(cfg.out).expanduser() if cfg.out else run / "proxies"
     seed = int(payload["tasks"][0]["probe"].get("seed", 0))
     entries = [p for p in payload["proxies"] if p["kind"] == "found"]

@@ -10,12 +10,15 @@ from omegaconf import DictConfig
 from greenmachine.benchmark import SampleProtocol
 from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings, target_of
 from greenmachine.config import ConfigError, build
+from greenmachine.errors import UnknownNameError
 from greenmachine.gp import GPConfig
-from greenmachine.search import run_search
+from greenmachine.gp.pset import build_pset
+from greenmachine.report import format_tau
+from greenmachine.search import CHECKPOINT, run_search
 from greenmachine.spaces import Target, get_space
-from greenmachine.statistics import StatisticsOptions
+from greenmachine.statistics import STATISTICS, StatisticsOptions
 from greenmachine.tasks import TaskData, prepare_task
-from greenmachine.tracking import tracked_run
+from greenmachine.tracking import RUN_FILE, tracked_run
 
 
 def task_targets(cfg: DictConfig) -> list[Target]:
@@ -29,12 +32,40 @@ def task_targets(cfg: DictConfig) -> list[Target]:
     return targets
 
 
+def evaluation_size_of(value: object) -> int | None:
+    """Return an `evaluation_size` setting checked: None (the space's own), 0 (none) or a positive count of archs."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ConfigError(f"evaluation_size={value!r}; valid: null (the space's own holdout), 0 (no evaluation holdout) "
+                          "or a positive integer")
+    return value
+
+
+def check_gp(settings: dict, statistics: list[str]) -> GPConfig:
+    """Return the `gp` section built and checked against the run's statistics, before any statistic is computed.
+
+    Raises GreenmachineError for terminals that are empty or not among `statistics`, and for primitives
+    and terminals that cannot build a per-network score.
+    """
+    terminals = settings.get("terminals")
+    if isinstance(terminals, (list, tuple)) and not terminals:
+        raise ConfigError("gp.terminals=[] names no statistic; valid: null (every statistic of the run) or a list of: "
+                          + ", ".join(sorted(statistics)))
+    config = build(GPConfig, settings, "gp")
+    for name in config.terminals or ():
+        if name not in statistics:
+            raise UnknownNameError("gp.terminals statistic", name, statistics)
+    kinds = {s: STATISTICS[s].kind for s in statistics}
+    build_pset([s for s in statistics if kinds[s] == "layer"], [s for s in statistics if kinds[s] == "scalar"],
+               config.primitives, config.terminals, config.constants)
+    return config
+
+
 def prepare_tasks(cfg: DictConfig, statistics: list[str], options: StatisticsOptions) -> list[TaskData]:
     """Return every target of the run prepared: samples drawn, statistics cached and loaded."""
     protocol = build(SampleProtocol, plain(cfg, "sampling"), "sampling")
     probe = probe_settings(cfg)
     compute = compute_settings(cfg)
-    evaluation_size = None if cfg.evaluation_size is None else int(cfg.evaluation_size)
+    evaluation_size = evaluation_size_of(cfg.evaluation_size)
     return [prepare_task(t.space, t.dataset, t.metric, t.epochs, protocol, evaluation_size, probe, statistics, options,
                          compute) for t in task_targets(cfg)]
 
@@ -43,7 +74,7 @@ def prepare_tasks(cfg: DictConfig, statistics: list[str], options: StatisticsOpt
 def search(cfg: DictConfig) -> dict[str, object]:
     """Run one search in the Hydra run folder and print where its results are."""
     statistics, options = statistics_settings(cfg)
-    gp_config = build(GPConfig, plain(cfg, "gp"), "gp")
+    gp_config = check_gp(plain(cfg, "gp"), statistics)
     tasks = prepare_tasks(cfg, statistics, options)
     out = Path(HydraConfig.get().runtime.output_dir)
     first = tasks[0]
@@ -53,7 +84,7 @@ def search(cfg: DictConfig) -> dict[str, object]:
               "tasks": tags["tasks"], "sampling": first.sample.describe(), "output": str(out)}
     tracking = cfg.tracking
     with tracked_run(bool(tracking.enabled), tracking.uri, tracking.experiment, f"search {tags['tasks']}",
-                     plain(cfg), tags) as tracker:
+                     plain(cfg), tags, record=out / RUN_FILE, resume=(out / CHECKPOINT).is_file()) as tracker:
         outcome = run_search(tasks, gp_config, out, tracker, options, origin, bool(cfg.progress),
                              compute_settings(cfg).device)
     found = [r for r in outcome.rows if r.kind == "found"]
@@ -61,7 +92,7 @@ def search(cfg: DictConfig) -> dict[str, object]:
     if found:
         best = found[0]
         for task, sets in best.scores.items():
-            taus = ", ".join(f"{s} {c.kendall:.3f}" for s, c in sets.items())
+            taus = ", ".join(f"{s} {format_tau(c.kendall)}" for s, c in sets.items())
             print(f"best proxy on {task}: Kendall tau {taus}")
         print(f"formula: {best.formula}")
     print(f"report: {outcome.files['report']}  proxies: {outcome.files['proxies']}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from greenmachine.data.images import probe_from_images
 from greenmachine.data.probe import Probe
 from greenmachine.data.sources import SOURCES, ProbeSourceError, SourceKind
 from greenmachine.datasets import DatasetInfo
+from greenmachine.errors import describe
 
 LAYOUT = "a .npz file with x uint8 [N,H,W,3] (RGB) and y labels [N]"
 
@@ -25,8 +27,9 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with np.load(path, allow_pickle=False) as arrays:
             found = {name: arrays[name] for name in ("x", "y") if name in arrays.files}
             names = arrays.files
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ProbeSourceError(f"{path} is not a readable .npz file ({exc}); expected {LAYOUT}") from exc
+    except (OSError, ValueError, EOFError, KeyError, NotImplementedError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ProbeSourceError(f"{path} is not a readable .npz file ({describe(exc)}); expected {LAYOUT}: "
+                               "write it again or set probe.source to another file") from exc
     if set(found) != {"x", "y"}:
         raise ProbeSourceError(f"{path} holds arrays {', '.join(names) or 'none'}; expected {LAYOUT}")
     x, y = found["x"], found["y"]

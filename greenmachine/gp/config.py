@@ -79,6 +79,11 @@ class GPConfig:
             (1 <= self.max_height <= PARSER_SAFE_HEIGHT, f"max_height must be in [1, {PARSER_SAFE_HEIGHT}]"),
             (0 <= self.elitism < self.population, "elitism must be in [0, population)"),
             (self.hall_of_fame >= 1, "hall_of_fame must be at least 1"),
+            (self.terminals is None or len(self.terminals) > 0,
+             "terminals is empty (every program would be a constant); valid: None (every statistic of the "
+             "table) or a non-empty list of statistic names"),
+            (self.primitives is None or len(self.primitives) > 0,
+             "primitives is empty; valid: None (every registered primitive) or a non-empty list of primitive names"),
         ]
         for ok, message in checks:
             if not ok:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from deap import gp
 
-from greenmachine.errors import GreenmachineError
+from greenmachine.errors import CorruptFileError, GreenmachineError, describe
 from greenmachine.gp.config import GPConfig
 from greenmachine.gp.fitness import FITNESSES, Fitness, Task
 from greenmachine.gp.hall_of_fame import HallOfFame, HallOfFameEntry
@@ -32,6 +32,8 @@ from greenmachine.gp.pset import Individual, build_pset, generate
 from greenmachine.statistics.table import StatisticsTable
 
 CHECKPOINT_VERSION = 1
+CHECKPOINT_KEYS = {"version", "config", "data_key", "generation", "population", "hall_of_fame", "log", "memo",
+                   "random_state", "numpy_state"}
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def evolve(table: StatisticsTable | Sequence[StatisticsTable], target: np.ndarra
         checkpoint: file to resume from if it exists, and to write after every generation.
 
     Raises GreenmachineError if a checkpoint was written by a search with other settings (other than
-    `generations`) or other data.
+    `generations`) or other data, CorruptFileError (naming it) if it is empty or damaged.
     """
     tables = [table] if isinstance(table, StatisticsTable) else list(table)
     targets = [target] if isinstance(table, StatisticsTable) else list(target)
@@ -237,11 +239,22 @@ def _save(path: Path, generation: int, state: _State, fitness: Fitness, config: 
 
 def _load(path: Path, config: GPConfig, data_key: str, fitness: Fitness) -> tuple[_State, int]:
     """Return the state and generation saved in the checkpoint at `path`, restoring the memo and random states."""
-    with open(path, "rb") as f:
-        payload = pickle.load(f)
+    remedy = "delete it to start the search again from generation 0"
+    try:
+        with open(path, "rb") as f:
+            payload = pickle.load(f)
+    except (ImportError, AttributeError) as exc:  # whole, but it names code this greenmachine lacks
+        raise GreenmachineError(f"checkpoint {path} was written by another greenmachine ({describe(exc)}); "
+                                f"{remedy}, or resume with the greenmachine that wrote it") from exc
+    except (OSError, EOFError, ValueError, TypeError, IndexError, KeyError, pickle.UnpicklingError) as exc:
+        raise CorruptFileError(path, describe(exc), remedy) from exc
+    if not isinstance(payload, dict):
+        raise CorruptFileError(path, f"it holds a {type(payload).__name__}, not a search checkpoint", remedy)
     if payload.get("version") != CHECKPOINT_VERSION:
         raise GreenmachineError(f"checkpoint {path} has format version {payload.get('version')}; "
                                 f"this greenmachine reads version {CHECKPOINT_VERSION}")
+    if not CHECKPOINT_KEYS <= set(payload):
+        raise CorruptFileError(path, f"it lacks {', '.join(sorted(CHECKPOINT_KEYS - set(payload)))}", remedy)
     differences = [name for name in payload["config"].differences(config) if name != "generations"]
     if differences:
         raise GreenmachineError(f"checkpoint {path} was written by a search with other settings "

@@ -10,7 +10,10 @@ contiguous memory):
 
 Every primitive is total: finite inputs give finite outputs, with overflow saturating at
 +-FLOAT_MAX. Its protection is part of its definition and of its name (`safe_log` = log(|x| + EPS)).
-A primitive never modifies its arguments.
+A primitive never modifies its arguments. Sums over layers (`layer_sum`) are computed exactly (each
+term rounded to 2^-39 of its network's largest) and rounded once, so they never meet +inf and -inf
+halfway, and a reduction that ignores layer positions (sum, mean, std, min, max) gives the same value
+for any order of a network's layers, alone or in any table.
 
 A primitive is unary or binary; one that needs `mask` is unary and takes it as a last argument.
 A new primitive is one decorated function here; the conformance test in tests/gp holds it to the
@@ -20,6 +23,7 @@ rules above.
 from __future__ import annotations
 
 import functools
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -174,11 +178,37 @@ def _finite(fresh: torch.Tensor) -> torch.Tensor:
     return fresh.clamp_(-FLOAT_MAX, FLOAT_MAX)
 
 
+# Sums over layers. Each term is rounded to a multiple of u = 2^(e - GRID_BITS), where 2^e <= the largest
+# |term| of its network (column) < 2^(e+1). A term of at least 2^(e-16) already is such a multiple (float32
+# has 24 significant bits) and keeps every bit; a smaller one moves by at most u/2 = 2^(e-40). The rounded
+# terms are integers of at most 2^40 units, so up to MAX_TERMS of them add up exactly in float64, in any
+# order and on any device. The sum is then rounded to float32 once and saturated: it never meets +inf
+# and -inf halfway, and depends only on the multiset of the network's own terms.
+GRID_BITS = 39
+MAX_TERMS = 2 ** (53 - GRID_BITS - 1)  # 8192 layers: 2^13 terms of at most 2^40 units sum to at most 2^53 units
+_EXPONENT = 0x7F800000  # a float32's exponent bits: as int32, ordered like the magnitudes' powers of two
+
+
+def layer_sum(terms: torch.Tensor) -> torch.Tensor:
+    """Return the sums over layers of finite float32 terms [L, N] as float32 [1, N], saturated at +-FLOAT_MAX.
+
+    Exact after rounding each term to 2^-39 of its column's largest (see above), so independent of the
+    order of the terms and of the other columns.
+    """
+    if terms.shape[0] > MAX_TERMS:
+        raise ValueError(f"layer_sum adds at most {MAX_TERMS} layers exactly, got {terms.shape[0]}")
+    terms = terms.to(torch.float32)
+    power = (terms.view(torch.int32) & _EXPONENT).amax(0, keepdim=True).view(torch.float32)  # 2^e, 0 if e < -126
+    unit = power.mul_(2.0 ** -GRID_BITS).clamp_(min=2.0 ** -149)  # a power of two: the divisions below are exact
+    rounded = torch.div(terms, unit).round_().mul_(unit)
+    return rounded.sum(0, keepdim=True, dtype=torch.float64).clamp_(-FLOAT_MAX, FLOAT_MAX).to(torch.float32)
+
+
 def _centred(x: torch.Tensor, mask: LayerMask) -> tuple[torch.Tensor, torch.Tensor]:
     """Return x minus each network's mean over its layers (0 at padding), [L, N], and the networks' std, [1, N]."""
-    mean = (x * mask.mean_weight).sum(0, keepdim=True)
+    mean = layer_sum(x * mask.mean_weight)
     centred = _finite(torch.sub(x, mean)).mul_(mask.present)  # clamped first: inf * 0 would be NaN
-    variance = (centred * centred).sum(0, keepdim=True).div_(mask.count)
+    variance = layer_sum(_finite(centred * centred)).div_(mask.count)
     return centred, _finite(variance).sqrt_()
 
 
@@ -274,13 +304,13 @@ def normalise(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
 @primitive("sum_layers", REDUCTION, "sum_l({0})", needs_mask=True)
 def sum_layers(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
     """Return the sum of x over each network's layers."""
-    return _finite((x * mask.present).sum(0, keepdim=True))
+    return layer_sum(x * mask.present)
 
 
 @primitive("mean_layers", REDUCTION, "mean_l({0})", needs_mask=True)
 def mean_layers(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
     """Return the mean of x over each network's layers."""
-    return _finite((x * mask.mean_weight).sum(0, keepdim=True))
+    return layer_sum(x * mask.mean_weight)
 
 
 @primitive("min_layers", REDUCTION, "min_l({0})", needs_mask=True)
@@ -304,7 +334,7 @@ def std_layers(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
 @primitive("depth_weighted_sum", REDUCTION, "sum_l(l/L * {0})", needs_mask=True)
 def depth_weighted_sum(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
     """Return sum over a network's d layers of (i / d) x_i, i = 1..d: later layers weigh more, the last 1."""
-    return _finite((x * mask.depth_weight).sum(0, keepdim=True))
+    return layer_sum(x * mask.depth_weight)
 
 
 @primitive("first_layer", REDUCTION, "first_l({0})", needs_mask=True)

@@ -42,7 +42,11 @@ def score(net: nn.Module, probe: Probe | torch.Tensor | tuple[torch.Tensor, torc
     archs with `greenmachine evaluate` instead, or ask for their components. Without `options`, each
     proxy's statistics are measured with the settings it was found with (Proxy.options), else the defaults.
     """
+    if isinstance(proxies, str):
+        raise GreenmachineError(f"proxies={proxies!r} is a string; give a list of proxy names, e.g. proxies=[{proxies!r}]")
     proxies = list(proxies)
+    if not proxies:
+        raise GreenmachineError(f"proxies=[] names no proxy; valid: {', '.join(PROXIES.names())}")
     probe = user_probe(probe, labelled=sorted(set(proxy_statistics(proxies)) & LABELLED))
     relative = [p for p in proxies if PROXIES[p].pool_relative]
     if relative:

@@ -12,6 +12,7 @@ from torch import nn
 
 from greenmachine.data.probe import Probe
 from greenmachine.energy import EnergyMeter
+from greenmachine.errors import GreenmachineError
 from greenmachine.statistics.core import PASSES, STATISTICS, PassContext, StatisticsOptions, find_layers
 
 # Statistics cached by default: everything except the passes that cost several forward/backward
@@ -62,14 +63,48 @@ def passes_for(names: Iterable[str]) -> list[str]:
     return [p for p in PASSES.names() if p in needed]
 
 
+def _non_finite(tensors: list[torch.Tensor]) -> list[int]:
+    """Return how many entries of each tensor are NaN or infinite (0 for non-floating ones), with one sync per device."""
+    counts = [(~torch.isfinite(t.detach())).sum() if t.is_floating_point() else torch.zeros((), dtype=torch.int64,
+              device=t.device) for t in tensors]
+    if len({c.device for c in counts}) == 1:
+        return torch.stack(counts).tolist()
+    return [int(c) for c in counts]
+
+
+def check_inputs(net: nn.Module, probe: Probe) -> None:
+    """Raise GreenmachineError unless the probe has images and they, the network's parameters and its buffers are finite.
+
+    Statistics of a NaN batch or NaN weights are a mix of 0, -inf and NaN that can look valid.
+    """
+    count = probe.inputs.shape[0]
+    if count == 0:
+        raise GreenmachineError(f"the probe batch is empty (0 images, shape {tuple(probe.inputs.shape)}); "
+                                "give at least one image, [B, C, H, W] with B >= 1")
+    (bad,) = _non_finite([probe.inputs])
+    if bad:
+        raise GreenmachineError(f"the probe images hold {bad} non-finite value{'s' if bad > 1 else ''} (NaN or inf) "
+                                f"in {count} images; give finite, normalised images")
+    named = [("parameter", n, v) for n, v in net.named_parameters()] + [("buffer", n, v) for n, v in net.named_buffers()]
+    for (kind, name, value), bad in zip(named, _non_finite([v for _, _, v in named]) if named else []):
+        if bad:
+            raise GreenmachineError(f"network {kind} {name!r} holds {bad} non-finite value{'s' if bad > 1 else ''} "
+                                    f"(NaN or inf) of {value.numel()}; statistics of such a network mean nothing: "
+                                    "initialise it again (or load finite weights)")
+
+
 def compute_statistics(net: nn.Module, probe: Probe, names: Iterable[str] | None = None,
                        options: StatisticsOptions | None = None, meter: EnergyMeter | None = None) -> Statistics:
     """Return the statistics `names` (default: `default_statistics()`) of `net` on `probe`.
 
     Only the passes those statistics need are run. The network is left as it was: passes restore
     its mode, gradients and buffers, and those that re-initialise or modify weights never touch it.
-    With a `meter`, each pass's energy is recorded where the machine has a counter.
+    With a `meter`, each pass's energy is recorded where the machine has a counter. Raises
+    GreenmachineError for an empty or non-finite probe and for non-finite weights (see check_inputs).
     """
+    if isinstance(names, str):
+        raise GreenmachineError(f"names={names!r} is a string; give a list of statistic names, e.g. names=[{names!r}]")
+    check_inputs(net, probe)
     names = list(dict.fromkeys(default_statistics() if names is None else names))
     options = options or StatisticsOptions()
     pass_names = passes_for(names)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -15,9 +17,13 @@ def _min_eig(feature: torch.Tensor) -> float:
 
     With more channels than positions (C > P) the correlation of the P-centred rows has rank at
     most P - 1 < C, so its smallest eigenvalue is exactly 0: returned without an eigendecomposition
-    (which would return rounding noise of about 1e-16 at C^3 cost).
+    (which would return rounding noise of about 1e-16 at C^3 cost). A feature map with a NaN or an
+    infinity (an overflowing network) gives NaN: the correlation would turn it into zeros, and a
+    term of 0 would pass for a valid one.
     """
     rows = feature.reshape(feature.shape[0], -1).double()
+    if not bool(torch.isfinite(rows).all()):
+        return math.nan
     if rows.shape[0] > rows.shape[1]:
         return 0.0
     return float(spectrum(rows_correlation(rows))[0])
@@ -51,14 +57,11 @@ def _run_meco(ctx: PassContext, net: nn.Module) -> dict[str, object]:
         if id(out) not in seen:  # the tensor is kept in `seen`, so its id cannot be reused during the forward
             seen[id(out)] = (out, _min_eig(feature))
         term = seen[id(out)][1]
-        if np.isfinite(term):
-            totals["meco"] += term
+        totals["meco"] += term  # a non-finite term makes the sum non-finite: the arch is recorded as failed
         if module in layers:
-            layer_terms.setdefault(module, term if np.isfinite(term) else 0.0)
+            layer_terms.setdefault(module, term)
         picked = torch.randperm(channels, generator=gen, device=gen.device)[:n_sampled]
-        opt = _min_eig(feature[picked]) * channels / len(picked)
-        if np.isfinite(opt):
-            totals["meco_opt"] += opt
+        totals["meco_opt"] += _min_eig(feature[picked]) * channels / len(picked)
 
     handles = [m.register_forward_hook(hook) for m in net.modules()]
     try:

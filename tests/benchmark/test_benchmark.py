@@ -157,3 +157,14 @@ def test_write_table_is_atomic_and_checks_columns(tmp_path):
 def test_the_shared_tables_are_found_through_data_dir():
     assert (data_dir() / "nats_tss" / "accuracies_long.csv.gz").is_file()
     assert load_benchmark("nats_tss").source == str(data_dir() / "nats_tss" / "accuracies_long.csv.gz")
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "not gzip"])
+def test_an_empty_or_truncated_table_is_named_with_what_to_do(tmp_path, damage):
+    from greenmachine.errors import CorruptFileError
+
+    path = write_table(_rows("nats_tss", range(400)), tmp_path / "nats_tss" / "accuracies_long.csv.gz")
+    data = path.read_bytes()
+    path.write_bytes({"empty": b"", "truncated": data[: len(data) // 2], "not gzip": b"\x1f\x8b garbage"}[damage])
+    with pytest.raises(CorruptFileError, match=rf"{path} is corrupt \(.*\); rebuild it with `greenmachine convert`"):
+        load_benchmark("nats_tss", data_dir=tmp_path, allow_partial=True)

@@ -185,3 +185,13 @@ def test_cifar_labels_beyond_the_dataset_classes(cifar10_root):
     batch.write_bytes(pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [3, 10]}))
     with raises(ProbeSourceError, "labels 3..10", "cifar10 needs 0..9", "cifar-10-batches-py"):
         probe_batch("cifar10", str(cifar10_root.root), batch_size=1, split="test")
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_an_empty_or_truncated_npz_is_named(tmp_path, damage):
+    path = tmp_path / "probe.npz"
+    np.savez_compressed(path, x=np.zeros((4, 8, 8, 3), np.uint8), y=np.zeros(4, np.int64))
+    data = path.read_bytes()
+    path.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+    with raises(ProbeSourceError, str(path), "not a readable .npz file", "write it again or set probe.source"):
+        probe_batch("cifar10", str(path))

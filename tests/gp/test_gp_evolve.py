@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pickle
 import random
 import subprocess
 import sys
@@ -172,3 +173,17 @@ def test_config_is_checked_with_the_valid_choices():
     with pytest.raises(GreenmachineError, match="crossover_rate"):
         GPConfig(crossover_rate=1.5)
     assert GPConfig(mutations=["shrink"]).mutations == ("shrink",)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "not a checkpoint"])
+def test_a_damaged_checkpoint_is_named_with_what_to_do(table, tmp_path, damage):
+    from greenmachine.errors import CorruptFileError
+
+    target = _noisy(table.scalar["s"].numpy())
+    path = tmp_path / "checkpoint.pkl"
+    evolve(table, target, dataclasses.replace(SMALL, generations=1), checkpoint=path)
+    data = path.read_bytes()
+    path.write_bytes({"empty": b"", "truncated": data[: len(data) // 2],
+                      "not a checkpoint": pickle.dumps([1, 2])}[damage])
+    with pytest.raises(CorruptFileError, match=rf"{path} is corrupt \(.*\); delete it to start the search again"):
+        evolve(table, target, SMALL, checkpoint=path)

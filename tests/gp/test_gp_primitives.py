@@ -143,3 +143,92 @@ def test_every_primitive_is_unary_or_binary_documented_and_rendered():
 
 def test_const_is_a_shared_zero_dim_tensor():
     assert const(0.5) is const(0.5) and const(0.5).shape == () and const(0.5).dtype == torch.float32
+
+
+# Deep networks: 40 layers, where torch's vectorised float32 sums keep several partial sums at once, so
+# saturated terms of both signs met as +inf and -inf (NaN) and the result depended on the summation order.
+DEEP_L, DEEP_N = 40, 7
+DEEP_DEPTHS = torch.tensor([40, 40, 33, 32, 1, 0, 17])
+DEEP_MASK = LayerMask.of(torch.arange(DEEP_L)[None, :] < DEEP_DEPTHS[:, None])
+DEEP_CASES = {
+    **CASES,
+    "saturated_halves": lambda g, shape: torch.cat([torch.full((shape[0] // 2, *shape[1:]), FLOAT_MAX),
+                                                    torch.full((shape[0] - shape[0] // 2, *shape[1:]), -FLOAT_MAX)]),
+    "saturated_and_small": lambda g, shape: torch.where(torch.rand(shape, generator=g) < 0.2, 1.0,
+                                                        torch.where(torch.rand(shape, generator=g) < 0.5,
+                                                                    FLOAT_MAX, -FLOAT_MAX)),
+    "scale_1e38": lambda g, shape: torch.sign(torch.randn(shape, generator=g)) * 1e38 * (1 + torch.rand(shape, generator=g)),
+}
+
+
+def _deep_argument(g: torch.Generator, case: str, type_: type) -> torch.Tensor:
+    return DEEP_CASES[case](g, (DEEP_L, DEEP_N) if type_ is PerLayer else (1, DEEP_N)).float()
+
+
+def _deep_call(name: str, arguments: list[torch.Tensor]) -> torch.Tensor:
+    definition = PRIMITIVES[name]
+    return definition.function(*arguments, DEEP_MASK) if definition.needs_mask else definition.function(*arguments)
+
+
+@pytest.mark.parametrize("name,signature", SIGNATURES, ids=IDS)
+@pytest.mark.parametrize("case", list(DEEP_CASES))
+def test_primitive_is_total_over_40_layers(name, signature, case):
+    g = torch.Generator().manual_seed(4)
+    arguments = [_deep_argument(g, case, t) for t in signature[0]]
+    out = _deep_call(name, arguments)
+    assert torch.isfinite(out).all(), f"{name}{signature[0]} on {case} over {DEEP_L} layers gave {out}"
+
+
+# Reductions that do not look at layer positions: the same multiset of layer values, the same result, exactly.
+ORDER_FREE = ["sum_layers", "mean_layers", "min_layers", "max_layers", "std_layers"]
+
+
+def _permute_layers(x: torch.Tensor, depths: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Return x with each network's existing layers (the first depths[n] rows of column n) shuffled."""
+    out = x.clone()
+    for n, d in enumerate(depths.tolist()):
+        out[:d, n] = x[torch.randperm(d, generator=g), n]
+    return out
+
+
+@pytest.mark.parametrize("name", ORDER_FREE)
+@pytest.mark.parametrize("case", list(DEEP_CASES))
+def test_order_free_reductions_do_not_depend_on_the_layer_order(name, case):
+    g = torch.Generator().manual_seed(5)
+    x = DEEP_CASES[case](g, (DEEP_L, DEEP_N)).float()
+    out = _deep_call(name, [x])
+    for _ in range(5):
+        assert torch.equal(_deep_call(name, [_permute_layers(x, DEEP_DEPTHS, g)]), out), f"{name} on {case}"
+
+
+def test_sums_are_exact_where_a_float32_running_sum_rounds():
+    # +MAX and -MAX cancel exactly and leave 2^90, which MAX + 2^90 loses in float32 (its ulp there is 2^104);
+    # a term below 2^-39 of the largest (1.0) is rounded away, the same way in every order
+    mask = LayerMask.of(torch.ones(1, DEEP_L, dtype=torch.bool))
+    x = torch.zeros(DEEP_L, 1)
+    small = 2.0 ** 90
+    for order in ([FLOAT_MAX, small, -FLOAT_MAX], [small, FLOAT_MAX, -FLOAT_MAX], [FLOAT_MAX, -FLOAT_MAX, small],
+                  [FLOAT_MAX, small, -FLOAT_MAX, 1.0], [1.0, FLOAT_MAX, -FLOAT_MAX, small]):
+        x.zero_()
+        x[:len(order), 0] = torch.tensor(order)
+        assert PRIMITIVES["sum_layers"].function(x, mask).item() == small
+        x[x == small] = 2.0 ** 120  # the mean's terms are x / 40: keep the survivor on the grid of MAX / 40
+        assert PRIMITIVES["mean_layers"].function(x, mask).item() == (torch.tensor(2.0 ** 120) * mask.mean_weight[0, 0]).item()
+
+
+def test_sums_keep_ordinary_values():
+    x = torch.randn(L, N, generator=torch.Generator().manual_seed(6)) * 100
+    for name in ("sum_layers", "mean_layers", "depth_weighted_sum", "std_layers"):
+        reduce = REDUCTIONS[name]
+        expected = _reference(x.double().numpy(), DEPTHS.numpy(), reduce)
+        assert np.allclose(_call(name, [x]).double().numpy(), expected, rtol=1e-6, atol=1e-6), name
+
+
+@pytest.mark.parametrize("name", ORDER_FREE + ["depth_weighted_sum", "first_layer", "last_layer"])
+def test_a_network_reduces_alike_alone_and_in_a_deeper_table(name):
+    # a network scored alone (an exported proxy) and inside a table (the GP) must get the same number
+    x = DEEP_CASES["mixed"](torch.Generator().manual_seed(7), (DEEP_L, DEEP_N)).float()
+    in_table = _deep_call(name, [x])
+    for n, d in enumerate(DEEP_DEPTHS.tolist()):
+        alone = PRIMITIVES[name].function(x[:max(d, 1), n:n + 1], LayerMask.of(torch.arange(max(d, 1))[None, :] < d))
+        assert torch.equal(alone, in_table[:, n:n + 1]), (name, n)

@@ -123,7 +123,7 @@ def test_stray_temporary_files_are_ignored_and_compaction_keeps_values(tmp_path)
 
 
 def test_a_reader_keeps_every_arch_while_another_process_compacts(tmp_path, monkeypatch):
-    """A shard removed by a concurrent compaction between listing and reading makes the reader list again."""
+    """A shard removed between listing and reading (another reader set it aside) makes the reader list again."""
     import greenmachine.statistics.cache as cache_module
 
     cache, job = make(tmp_path)
@@ -131,12 +131,12 @@ def test_a_reader_keeps_every_arch_while_another_process_compacts(tmp_path, monk
     read = cache_module._read_shards
     calls = []
 
-    def compacted_mid_read(folder):
+    def compacted_mid_read(folder, *args):
         calls.append(folder)
         if len(calls) == 1:  # the listing is stale: the writer merges and removes the old shards now
             StatisticsCache(tmp_path, "nats_tss", "cifar10", small_probe(), StatisticsOptions()).compact("synflow")
             raise FileNotFoundError(folder / "part-removed.npz")
-        return read(folder)
+        return read(folder, *args)
 
     monkeypatch.setattr(cache_module, "_read_shards", compacted_mid_read)
     assert cache.done("synflow") == set(ARCHS[:3])
@@ -205,3 +205,156 @@ def test_ray_backend_gives_the_same_values_as_local(tmp_path):
     for name in ("meco", "synflow", "params"):
         torch.testing.assert_close(a.scalar[name], b.scalar[name], rtol=0, atol=0)
     torch.testing.assert_close(a.layer["meco_layer"], b.layer["meco_layer"], rtol=0, atol=0)
+
+
+# --- several processes on one cache (issue 17, item 1) and damaged files (item 3) ---------------
+
+def _count_computations(monkeypatch) -> list[int]:
+    """Record every arch that runner.compute_archs is asked for (in any thread).
+
+    Computations run one at a time: threads share torch's global seed, which processes do not.
+    """
+    import threading
+
+    import greenmachine.statistics.runner as runner
+
+    computed: list[int] = []
+    real = runner.compute_archs
+    one_at_a_time = threading.Lock()
+
+    def counting(job, work):
+        computed.extend(arch for arch, _ in work)
+        with one_at_a_time:
+            return real(job, work)
+
+    monkeypatch.setattr(runner, "compute_archs", counting)
+    return computed
+
+
+def test_two_fills_at_once_share_the_work_and_compute_no_arch_twice(tmp_path, monkeypatch):
+    """Two fills of one fresh cache started together (as two searches would): each arch is computed once, both end."""
+    import threading
+
+    computed = _count_computations(monkeypatch)
+    archs = [3, 11, 284, 7, 42, 1000, 5, 9]
+    start = threading.Barrier(2)
+    reports, errors = [], []
+
+    def fill():
+        cache, job = make(tmp_path)  # one cache object per "process": nothing shared but the folder
+        start.wait()
+        try:
+            reports.append(fill_cache(cache, archs, ["structure", "synflow"], job, chunk_size=1, progress=False))
+        except Exception as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fill) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert sorted(computed) == sorted(archs)  # no arch computed twice
+    assert sum(r.computed for r in reports) == len(archs) and all(r.computed + r.cached == len(archs) for r in reports)
+    cache, job = make(tmp_path)
+    clean, _ = make(tmp_path / "clean")
+    fill_cache(clean, archs, ["structure", "synflow"], job, progress=False)
+    a, _ = cache.load(["params", "synflow", "layer_params"], np.array(archs))
+    b, _ = clean.load(["params", "synflow", "layer_params"], np.array(archs))
+    for name in ("params", "synflow"):
+        torch.testing.assert_close(a.scalar[name], b.scalar[name], rtol=0, atol=0)
+    torch.testing.assert_close(a.layer["layer_params"], b.layer["layer_params"], rtol=0, atol=0)
+    assert not list((tmp_path / "statistics").rglob("claims/*.lock"))  # finished work leaves no claim behind
+
+
+def test_a_fill_leaves_an_arch_another_process_claimed_to_it_and_reads_its_result(tmp_path, monkeypatch):
+    import threading
+
+    computed = _count_computations(monkeypatch)
+    cache, job = make(tmp_path)
+    other = cache.claim("structure", 11)  # another process is computing arch 11
+    assert other is not None and cache.claim("structure", 11) is None
+    result = []
+    filler = threading.Thread(target=lambda: result.append(
+        fill_cache(make(tmp_path)[0], [3, 11, 284], ["structure"], job, chunk_size=1, progress=False)))
+    filler.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and cache.done("structure") != {3, 284}:
+        time.sleep(0.05)
+    assert cache.done("structure") == {3, 284} and filler.is_alive()  # its own work done, it waits for 11
+    rows = compute_archs(job, [(11, ("structure",))])["structure"]
+    cache.write("structure", rows)  # the other process finishes
+    other.release()
+    filler.join(timeout=120)
+    assert not filler.is_alive()
+    assert sorted(computed) == [3, 284] and (result[0].computed, result[0].cached) == (2, 1)
+    assert cache.records("structure")[11].scalar == rows[0].scalar
+
+
+def test_a_claim_left_by_a_killed_process_is_computed_by_the_next_fill(tmp_path, monkeypatch):
+    computed = _count_computations(monkeypatch)
+    cache, job = make(tmp_path)
+    path = cache.claim_path("structure", 11)
+    code = ("import os, signal, sys; from greenmachine.locks import Claim; "
+            "claim = Claim.take(sys.argv[1]); os.kill(os.getpid(), signal.SIGKILL)")
+    died = subprocess.run([sys.executable, "-c", code, str(path)], timeout=120)
+    assert died.returncode == -signal.SIGKILL and path.exists()  # its claim file stays, its lock is gone
+    report = fill_cache(cache, [3, 11], ["structure"], job, chunk_size=1, progress=False)
+    assert sorted(computed) == [3, 11] and report.computed == 2 and not path.exists()
+
+
+def _two_shards(tmp_path):
+    """Return a cache whose synflow folder holds two shards, of ARCHS[:2] and ARCHS[2:4], their paths and results."""
+    cache, job = make(tmp_path)
+    rows = compute_archs(job, [(a, ("synflow",)) for a in ARCHS[:4]])["synflow"]
+    return cache, job, [cache.write("synflow", rows[:2]), cache.write("synflow", rows[2:])], rows
+
+
+def test_compaction_tolerates_a_shard_that_vanishes_under_it(tmp_path, monkeypatch):
+    cache, job, shards, _ = _two_shards(tmp_path)
+    first, second = sorted(shards)
+    real_load = np.load
+
+    def load_and_remove_the_other(path, *args, **kwargs):  # another process removes a shard meanwhile
+        if str(path) == str(first) and second.exists():
+            second.unlink()
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(np, "load", load_and_remove_the_other)
+    cache.compact("synflow")
+    monkeypatch.undo()
+    assert len(list(cache.pass_dir("synflow").glob("part-*.npz"))) == 1
+    assert cache.done("synflow") in ({*ARCHS[:2]}, {*ARCHS[2:4]})  # what vanished is computed again by a fill
+    fill_cache(cache, ARCHS[:4], ["synflow"], job, progress=False)
+    assert cache.done("synflow") == set(ARCHS[:4])
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_a_corrupt_shard_is_set_aside_with_a_warning_and_its_archs_computed_again(tmp_path, damage, monkeypatch):
+    from greenmachine.errors import CorruptFileWarning
+
+    cache, job, (_, damaged), rows = _two_shards(tmp_path)
+    data = damaged.read_bytes()
+    damaged.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+    computed = _count_computations(monkeypatch)
+    fresh, _ = make(tmp_path)  # a later command
+    with pytest.warns(CorruptFileWarning, match=rf"{damaged.name} is corrupt .*moved aside .*computed again"):
+        report = fill_cache(fresh, ARCHS[:4], ["synflow"], job, progress=False)
+    assert sorted(computed) == sorted(ARCHS[2:4]) and (report.computed, report.cached) == (2, 2)
+    assert damaged.with_name(damaged.name + ".corrupt").is_file()  # kept for inspection, never read again
+    assert {a: r.scalar for a, r in fresh.records("synflow").items()} == {r.arch: r.scalar for r in rows}
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "other key"])
+def test_a_corrupt_manifest_is_written_again_with_a_warning(tmp_path, damage):
+    from greenmachine.errors import CorruptFileWarning
+
+    cache, job = make(tmp_path)
+    fill_cache(cache, ARCHS[:2], ["synflow"], job, progress=False)
+    manifest = cache.pass_dir("synflow") / "manifest.json"
+    good = manifest.read_text()
+    manifest.write_text({"empty": "", "truncated": good[: len(good) // 2], "other key": '{"pass": "main"}'}[damage])
+    fresh, _ = make(tmp_path)
+    with pytest.warns(CorruptFileWarning, match=rf"{manifest} is corrupt .*written again"):
+        table, _ = fresh.load(["synflow"], np.array(ARCHS[:2]))
+    assert manifest.read_text() == good and table.scalar["synflow"].isfinite().all()

@@ -1,0 +1,111 @@
+"""Rankings by Kendall tau: a proxy whose tau is undefined (constant or non-finite scores) goes last, flagged."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from greenmachine.league import league, ranking_bars, write_league
+from greenmachine.report import UNRANKED, Correlation, best_by_tau, correlation, format_tau, rank_by_tau
+from greenmachine.search import ProxyRow, write_report
+from greenmachine.statistics import StatisticsOptions
+
+ACCURACY = np.arange(12, dtype=np.float64)
+RNG = np.random.default_rng(0)
+# dict order puts the undefined taus first: a sort by -tau left them there and scrambled the rest
+SCORES = {
+    "constant": np.ones(12),
+    "all_nan": np.full(12, np.nan),
+    "good": ACCURACY + RNG.normal(0, 2, 12),
+    "all_inf": np.full(12, -np.inf),
+    "perfect": ACCURACY.copy(),
+    "reversed": -ACCURACY,
+    "noisy": RNG.normal(0, 1, 12),
+}
+UNDEFINED = ["constant", "all_nan", "all_inf"]
+
+
+def _cost() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return {name: (np.ones(12), np.full(12, np.nan)) for name in SCORES}
+
+
+def test_rank_by_tau_puts_undefined_taus_last_in_their_given_order():
+    taus = [math.nan, 0.2, -0.5, math.nan, 0.9, 0.2]
+    assert rank_by_tau(range(len(taus)), lambda i: taus[i]) == [4, 1, 5, 2, 0, 3]
+    assert best_by_tau(range(len(taus)), lambda i: taus[i]) == 4
+    assert best_by_tau([0, 3], lambda i: taus[i]) is None and best_by_tau([], float) is None
+    assert format_tau(math.nan) == UNRANKED == "n/a (constant or non-finite scores)" and format_tau(0.12345) == "0.123"
+
+
+def test_a_constant_proxy_has_no_tau_and_no_top10():
+    c = correlation(np.ones(12), ACCURACY)
+    assert math.isnan(c.kendall) and math.isnan(c.spearman) and math.isnan(c.top10)
+    assert correlation(ACCURACY, ACCURACY).top10 == 1.0
+
+
+def test_league_ranks_defined_taus_first_then_the_undefined_ones():
+    rows = league(SCORES, ACCURACY, "nats_tss", "cifar10", _cost())
+    names = [r.proxy for r in rows]
+    taus = [r.kendall for r in rows]
+    defined = [t for t in taus if not math.isnan(t)]
+    assert names[:2] == ["perfect", "good"] and names[len(defined) - 1] == "reversed"
+    assert defined == sorted(defined, reverse=True)
+    assert names[len(defined):] == UNDEFINED
+
+
+def test_league_files_keep_the_order_and_flag_undefined_taus(tmp_path):
+    rows = league(SCORES, ACCURACY, "nats_tss", "cifar10", _cost())
+    files = write_league(rows, SCORES, ACCURACY, tmp_path, "test league")
+    text = files["json"].read_text()
+    assert "NaN" not in text  # strict JSON
+    table = json.loads(text)
+    assert [r["proxy"] for r in table] == [r.proxy for r in rows]
+    assert [r["rank"] for r in table] == [1, 2, 3, 4, None, None, None]
+    assert all(r["kendall"] is None and r["note"] == UNRANKED for r in table[4:])
+    assert all(isinstance(r["kendall"], float) and r["note"] is None for r in table[:4])
+    lines = [line for line in files["markdown"].read_text().splitlines() if line.startswith("| ")][1:]
+    assert [line.split(" | ")[1] for line in lines] == [r.proxy for r in rows]
+    assert lines[0].startswith("| 1 | perfect | 1.000 |")
+    assert all(line.startswith("| - |") and UNRANKED in line for line in lines[4:])
+    labels, widths = ranking_bars(rows)  # barh draws bottom-up: the best bar on top, undefined ones at the bottom
+    assert labels[::-1][:4] == [r.proxy for r in rows[:4]] and widths[-1] == 1.0
+    assert labels[:3] == [f"{name} (n/a)" for name in reversed(UNDEFINED)] and widths[:3] == [0.0] * 3
+    assert files["ranking"].is_file()
+
+
+def _correlation(tau: float) -> Correlation:
+    return Correlation(tau, tau, 0.5 if not math.isnan(tau) else math.nan, 12)
+
+
+def test_the_search_report_never_names_an_undefined_tau_the_best_baseline(tmp_path):
+    sets = ("search", "holdout", "evaluation")
+    sample = SimpleNamespace(describe=lambda: "a test sample", to_dict=lambda: {})
+    task = SimpleNamespace(name="nats_tss/cifar10", metric="test", epochs=200, sample=sample, dropped={}, probe={},
+                           rows={s: np.arange(4) for s in sets})
+    taus = {"flat": math.nan, "weak": 0.1, "strong": 0.4, "inverse": -0.3, "zero": math.nan}
+    rows = [ProxyRow("proxy_1", "found", "x", "x", 1, {task.name: {s: _correlation(0.2) for s in sets}})]
+    rows += [ProxyRow(name, "baseline", name, name, 1, {task.name: {s: _correlation(tau) for s in sets}})
+             for name, tau in taus.items()]
+    spent = dict.fromkeys(("statistics_passes", "statistics_seconds", "program_evaluations", "memo_hits",
+                           "search_seconds"), 0.0) | {"statistics_joules": math.nan}
+    report = write_report(rows, [task], tmp_path, StatisticsOptions(), spent)["report"].read_text()
+    assert "strong (best baseline on search)" in report and "flat (best baseline" not in report
+    assert ("All baselines on the evaluation set (Kendall tau):\n\nstrong 0.400, weak 0.100, inverse -0.300, "
+            f"flat {UNRANKED}, zero {UNRANKED}") in report
+
+
+@pytest.mark.parametrize("taus", [[math.nan, math.nan], []])
+def test_the_search_report_has_no_best_baseline_when_none_ranks(tmp_path, taus):
+    sets = ("search",)
+    sample = SimpleNamespace(describe=lambda: "a test sample", to_dict=lambda: {})
+    task = SimpleNamespace(name="t", metric="test", epochs=1, sample=sample, dropped={}, probe={},
+                           rows={"search": np.arange(4), "holdout": np.arange(0), "evaluation": np.arange(0)})
+    rows = [ProxyRow(f"b{i}", "baseline", "b", "b", 1, {"t": {"search": _correlation(t)}}) for i, t in enumerate(taus)]
+    spent = dict.fromkeys(("statistics_passes", "statistics_seconds", "program_evaluations", "memo_hits",
+                           "search_seconds"), 0.0) | {"statistics_joules": math.nan}
+    report = write_report(rows, [task], tmp_path, StatisticsOptions(), spent)["report"].read_text()
+    assert "best baseline" not in report
