@@ -47,22 +47,24 @@ def test_gradient_baselines_match_autograd(tiny_net, tiny_probe):
 
 
 def test_fisher_matches_per_channel_saliency_times_fan_in(tiny_net, tiny_probe):
+    # NASLib's fisher on one batch of all B images (loss averaged over B), BatchNorm run per chunk.
     stats = compute_statistics(tiny_net, tiny_probe, ["fisher"])
+    net = copy.deepcopy(tiny_net).train()
+    acts = {n: [] for n in WEIGHTED}
+    hooks = [getattr(net, n).register_forward_hook(lambda m, i, o, n=n: acts[n].append(o)) for n in WEIGHTED]
+    loss = sum(F.cross_entropy(net(x), y, reduction="sum") for x, y in
+               zip(tiny_probe.inputs.chunk(2), tiny_probe.targets.chunk(2))) / tiny_probe.batch_size
+    for h in hooks:
+        h.remove()
+    grads = torch.autograd.grad(loss, [o for n in WEIGHTED for o in acts[n]])
     total = 0.0
-    for x, y in zip(tiny_probe.inputs.chunk(2), tiny_probe.targets.chunk(2)):
-        net = copy.deepcopy(tiny_net).train()
-        acts = {}
-        hooks = [getattr(net, n).register_forward_hook(lambda m, i, o, n=n: acts.__setitem__(n, o)) for n in WEIGHTED]
-        loss = F.cross_entropy(net(x), y)
-        for h in hooks:
-            h.remove()
-        grads = torch.autograd.grad(loss, [acts[n] for n in WEIGHTED])
-        for n, grad in zip(WEIGHTED, grads):
-            a = acts[n].detach()
-            s = (a * grad).sum(dim=(2, 3)) if a.dim() == 4 else a * grad
-            delta = 0.5 * (s**2).mean(0)
-            total += float(delta.abs().sum()) * getattr(net, n).weight[0].numel() / 2  # mean over the 2 chunks
-    assert stats.scalar["fisher"] == pytest.approx(total, rel=1e-4)
+    for i, n in enumerate(WEIGHTED):
+        a = torch.cat([o.detach() for o in acts[n]])
+        grad = torch.cat(grads[2 * i : 2 * i + 2])
+        s = (a * grad).sum(dim=(2, 3)) if a.dim() == 4 else a * grad
+        delta = 0.5 * (s**2).mean(0)
+        total += float(delta.abs().sum()) * getattr(net, n).weight[0].numel()
+    assert stats.scalar["fisher"] == pytest.approx(total, rel=1e-5)
 
 
 def test_synflow_of_a_linear_positive_network_is_layers_times_output():
@@ -128,12 +130,15 @@ def test_nwot_is_the_log_determinant_of_the_hamming_kernel(tiny_net, tiny_probe)
     assert stats.scalar["nwot"] == pytest.approx(np.linalg.slogdet(kernel)[1], abs=1e-9)
 
 
-def test_jacov_from_the_input_jacobian_of_the_first_chunk(tiny_net, tiny_probe):
+def test_jacov_from_the_input_jacobians_of_the_whole_probe(tiny_net, tiny_probe):
     stats = compute_statistics(tiny_net, tiny_probe, ["jacov"])
     net = copy.deepcopy(tiny_net).train()
-    x = tiny_probe.inputs[:4].clone().requires_grad_(True)
-    (jac,) = torch.autograd.grad(net(x).sum(), x)
-    eig = np.linalg.eigvalsh(np.corrcoef(jac.flatten(1).double().numpy()))
+    rows = []
+    for chunk in tiny_probe.inputs.chunk(2):  # BatchNorm per chunk, as the main pass runs them
+        x = chunk.clone().requires_grad_(True)
+        rows.append(torch.autograd.grad(net(x).sum(), x)[0].flatten(1))
+    eig = np.linalg.eigvalsh(np.corrcoef(torch.cat(rows).double().numpy()))
+    assert len(eig) == tiny_probe.batch_size
     assert stats.scalar["jacov"] == pytest.approx(float(-np.sum(np.log(eig + 1e-5) + 1 / (eig + 1e-5))), rel=1e-6)
 
 
