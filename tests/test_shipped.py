@@ -15,6 +15,7 @@ from greenmachine.config import ProbeConfig
 from greenmachine.proxies import PROXIES, SHIPPED
 from greenmachine.spaces import all_spaces
 from greenmachine.statistics.cache import init_seed
+from greenmachine.statistics.engine import compute_statistics
 from greenmachine.workspace import make_probe
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
@@ -60,17 +61,34 @@ def test_the_score_tables_of_both_spaces_are_committed():
 
 @pytest.mark.parametrize("path", sorted(RESULTS.glob("scores_*.csv.xz")), ids=lambda p: p.name)
 def test_the_committed_scores_are_what_the_shipped_proxies_compute(path):
-    """Recompute two archs of each committed table from scratch: same probe, same init, same score."""
+    """Recompute the first two archs of each committed table whose statistics are finite: same probe, init, score.
+
+    An arch with an infinite statistic (AZ-NAS trainability of -inf, in some NAS-Bench-Macro and
+    TransNAS cells) is scored in a table with that value set just below the table's finite minimum
+    (`clean_columns`), so its score depends on the archs scored with it and is not recomputed alone.
+    """
     stem = path.name.removeprefix("scores_").removesuffix(".csv.xz")
     space = stem if stem in {s.name for s in all_spaces()} else stem.rsplit("_", 1)[0]  # `<space>_<N>`: N archs
     table = pd.read_csv(path)
     dataset = table.dataset.iloc[0]
-    rows = table[table.dataset == dataset].iloc[:2]
     probe = make_probe(dataset, ProbeConfig())
-    for _, row in rows.iterrows():
+    statistics = {name: PROXIES[name] for name in SHIPPED}
+    checked = 0
+    for _, row in table[table.dataset == dataset].iterrows():
         arch = int(row.arch_index)
+        finite = True
+        for name, proxy in statistics.items():
+            torch.manual_seed(init_seed(probe.seed, arch))
+            stats = compute_statistics(gm.build_network(space, arch, dataset), probe, list(proxy.statistics), proxy.options)
+            finite &= all(np.all(np.isfinite(v)) for v in [*stats.layer.values(), *stats.scalar.values()])
+        if not finite:
+            continue
         for name in SHIPPED:
             torch.manual_seed(init_seed(probe.seed, arch))
             net = gm.build_network(space, arch, dataset)
             got = gm.score(net, probe, proxies=[name])[name]
             assert got == pytest.approx(row[name], rel=1e-4, abs=1e-6), (space, arch, name)
+        checked += 1
+        if checked == 2:
+            break
+    assert checked == 2, f"fewer than two archs of {path.name} have finite statistics"
