@@ -101,9 +101,32 @@ def _rows(result: SearchResult, tasks: Sequence[TaskData]) -> list[ProxyRow]:
     return rows
 
 
-def _mean_tau(row: ProxyRow, set_name: str) -> float:
-    values = [sets[set_name].kendall for sets in row.scores.values() if set_name in sets]
+def _mean_tau(row: ProxyRow, set_name: str, tasks: Sequence[str] | None = None) -> float:
+    values = [sets[set_name].kendall for task, sets in row.scores.items()
+              if set_name in sets and (tasks is None or task in tasks)]
     return float(np.mean(values)) if values else float("nan")
+
+
+def searched_tasks(tasks: Sequence[TaskData], fitness: str) -> list[TaskData]:
+    """Return the tasks a search with `fitness` evolves on: the first with `kendall`, else every non-unseen one."""
+    searched = [t for t in tasks if t.searched]
+    return searched[:1] if fitness == "kendall" else searched
+
+
+def pick(rows: Sequence[ProxyRow], searched: Sequence[str]) -> ProxyRow | None:
+    """Return the found proxy with the best mean Kendall tau on the searched targets' holdouts (search sets if none).
+
+    Unseen targets never enter the choice, so what the pick scores there is a transfer measurement.
+    """
+    found = [r for r in rows if r.kind == "found"]
+    if not found:
+        return None
+    set_name = "holdout" if any("holdout" in found[0].scores[t] for t in searched) else "search"
+    return best_by_tau(found, lambda r: _mean_tau(r, set_name, searched))
+
+
+def _marked(task: str, searched: Sequence[str]) -> str:
+    return f"{task} ({'searched' if task in searched else 'unseen'})"
 
 
 def compute_spent(result: SearchResult, tasks: Sequence[TaskData], seconds: float) -> dict[str, float]:
@@ -120,11 +143,15 @@ def compute_spent(result: SearchResult, tasks: Sequence[TaskData], seconds: floa
 
 
 def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path, options: StatisticsOptions,
-                 spent: dict[str, float], origin: dict[str, str] | None = None) -> dict[str, Path]:
+                 spent: dict[str, float], origin: dict[str, str] | None = None,
+                 searched: Sequence[str] | None = None) -> dict[str, Path]:
     """Write hall_of_fame.csv, report.json and report.md into `out`; return their paths.
 
     `origin` (command, tasks, run id, ...) goes into report.json, so `greenmachine export` can cite it.
+    `searched` names the targets the search evolved on (None: every task); every table marks each
+    target searched or unseen, and the report names the pick (`pick`).
     """
+    searched = [t.name for t in tasks] if searched is None else list(searched)
     found = [r for r in rows if r.kind == "found"]
     baselines = [r for r in rows if r.kind == "baseline"]
     files = {"hall_of_fame": out / "hall_of_fame.csv", "report_json": out / "report.json", "report": out / "report.md"}
@@ -138,9 +165,12 @@ def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path,
                       for m in ("kendall", "spearman", "top10")]
             writer.writerow([rank, r.name, r.size, r.formula, r.expression, *values])
     files["hall_of_fame"].with_suffix(".tmp").replace(files["hall_of_fame"])
+    chosen = pick(rows, searched)
     payload = {"options": options.settings(), "compute": spent, "origin": origin or {}, "tasks": [{"name": t.name, "metric": t.metric, "epochs": t.epochs, "sample": t.sample.to_dict(),
-                          "sets": {s: int(len(t.rows[s])) for s in SETS}, "dropped": len(t.dropped), "probe": t.probe}
+                          "sets": {s: int(len(t.rows[s])) for s in SETS}, "dropped": len(t.dropped), "probe": t.probe,
+                          "searched": t.name in searched}
                          for t in tasks],
+               "pick": chosen.name if chosen else None,
                "proxies": [{"name": r.name, "kind": r.kind, "formula": r.formula, "expression": r.expression,
                             "size": r.size, "scores": {task: {s: asdict(c) for s, c in sets.items()}
                                                         for task, sets in r.scores.items()}} for r in rows]}
@@ -152,20 +182,22 @@ def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path,
              f"{spent['statistics_seconds']:.0f} s of recorded pass time{joules}; "
              f"{spent['program_evaluations']:.0f} program evaluations (+{spent['memo_hits']:.0f} answered by the memo) "
              f"in {spent['search_seconds']:.1f} s of search.", ""]
+    lines += _transfer_lines(rows, tasks, searched, chosen)
     for t in tasks:
-        lines += [f"## {t.name} ({t.metric} accuracy, {t.epochs} epochs)", "",
-                  f"Sampling: {t.sample.describe()}", "",
-                  f"Sets: search {len(t.rows['search'])} archs, holdout {len(t.rows['holdout'])} (same protocol, "
+        lines += [f"## {_marked(t.name, searched)} ({t.metric} accuracy, {t.epochs} epochs)", ""]
+        if t.name in searched or len(t.rows["search"]):
+            lines += [f"Sampling: {t.sample.describe()}", ""]
+        lines += [f"Sets: search {len(t.rows['search'])} archs, holdout {len(t.rows['holdout'])} (same protocol, "
                   f"disjoint), evaluation {len(t.rows['evaluation'])} (fixed random holdout of the space, never "
                   f"searched). Archs dropped for failed statistics: {len(t.dropped)}.", ""]
         present = [s for s in SETS if len(t.rows[s])]
         header = "| proxy | " + " | ".join(f"{s} tau" for s in present) + " | evaluation rho | evaluation top-10% |"
         lines += [header, "|" + "---|" * (len(present) + 3)]
-        best = best_by_tau(baselines, lambda r: r.scores[t.name]["search"].kendall)
+        best = best_by_tau(baselines, lambda r: r.scores[t.name][present[0]].kendall)
         params = next((r for r in baselines if r.name == "params"), None)
         shown = found[:5] + [r for r in (best, params) if r is not None and r not in found]
         for r in shown:
-            label = r.name if r.kind == "found" else (f"{r.name} (best baseline on search)" if r is best else r.name)
+            label = r.name if r.kind == "found" else (f"{r.name} (best baseline on {present[0]})" if r is best else r.name)
             ev = r.scores[t.name].get("evaluation")
             cells = " | ".join(format_tau(r.scores[t.name][s].kendall) for s in present)
             lines.append(f"| {label} | {cells} | {format_tau(ev.spearman)} | {format_tau(ev.top10)} |" if ev
@@ -173,10 +205,34 @@ def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path,
         lines += ["", "Formulas:", ""] + [f"- `{r.name}`: {r.formula}" for r in found[:5]] + [""]
         lines += ["All baselines on the evaluation set (Kendall tau):", "",
                   ", ".join(f"{r.name} {format_tau(r.scores[t.name]['evaluation'].kendall)}" for r in
-                            rank_by_tau(baselines, lambda r: r.scores[t.name].get('evaluation', r.scores[t.name]['search']).kendall)
+                            rank_by_tau(baselines, lambda r: (r.scores[t.name].get('evaluation') or r.scores[t.name][present[0]]).kendall)
                             if "evaluation" in r.scores[t.name]), ""]
     atomic_write_text(files["report"], "\n".join(lines))
     return files
+
+
+def _transfer_lines(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], searched: Sequence[str],
+                    chosen: ProxyRow | None) -> list[str]:
+    """Return report.md's transfer table: Kendall tau of the pick and the baselines on every target, marked.
+
+    A searched target shows its holdout (search set if none), an unseen one its evaluation holdout.
+    Empty when every target is searched and there is a single one (nothing transfers).
+    """
+    if len(tasks) < 2 or chosen is None:
+        return []
+    shown = {t.name: ("holdout" if t.name in searched and len(t.rows["holdout"]) else
+                      "search" if t.name in searched else "evaluation") for t in tasks}
+    lines = ["## Transfer: every target, searched or unseen", "",
+             f"Pick: `{chosen.name}`, the best mean Kendall tau on the searched targets' holdouts "
+             f"({', '.join(searched)}); unseen targets took no part in the search or the pick. Kendall tau on each "
+             "searched target's holdout and each unseen target's evaluation holdout.", "",
+             "| proxy | " + " | ".join(_marked(t.name, searched) for t in tasks) + " |",
+             "|" + "---|" * (len(tasks) + 1)]
+    for r in [chosen, *(r for r in rows if r.kind == "baseline")]:
+        cells = " | ".join(format_tau(r.scores[t.name][shown[t.name]].kendall) if shown[t.name] in r.scores[t.name]
+                           else "" for t in tasks)
+        lines.append(f"| {r.name}{' (pick)' if r is chosen else ''} | {cells} |")
+    return lines + [""]
 
 
 CHECKPOINT = "checkpoint.pkl"  # in the run folder; a search started there resumes from it
@@ -204,15 +260,17 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
     """Evolve proxies on the tasks' search archs and write report, proxies and plots into `out`.
 
     With the single-target fitness `kendall` only the first task is searched and the others are
-    reported (cross-transfer); the multi-target fitnesses search on every task. Programs run on
-    `device` (a GPU when there is one). A checkpoint (`out/checkpoint.pkl`) is written after every
+    reported (cross-transfer); the multi-target fitnesses search on every task but the unseen ones
+    (`TaskData.searched` False), which are only reported; the report marks which targets were
+    searched. Programs run on `device` (a GPU when there is one). A checkpoint (`out/checkpoint.pkl`) is written after every
     generation; rerunning in the same folder resumes from the last completed generation (and, with a
     tracker that continues the folder's MLflow run, logs the generations that run had not logged).
     """
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     tasks = [replace(t, table=t.table.to(device)) for t in tasks]  # programs run where the tables are
-    searched = [t.subset("search") for t in (tasks[:1] if config.fitness == "kendall" else tasks)]
+    searched_names = [t.name for t in searched_tasks(tasks, config.fitness)]
+    searched = [t.subset("search") for t in searched_tasks(tasks, config.fitness)]
     bar, callback, log = _progress(config, tracker, progress)
     with bar:
         result = evolve([tab for tab, _ in searched], [acc for _, acc in searched], config, [callback],
@@ -222,7 +280,7 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
     rows = _rows(result, tasks)
     spent = compute_spent(result, tasks, time.perf_counter() - start)
     origin = {**origin, "run_id": tracker.run_id or "untracked"}
-    files = write_report(rows, tasks, out, options, spent, origin)
+    files = write_report(rows, tasks, out, options, spent, origin, searched_names)
     files["fitness_plot"] = plot_fitness([asdict(r) for r in result.log], out / "fitness.png")
     found = [r for r in rows if r.kind == "found"]
     if found:
@@ -245,5 +303,8 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
             tracker.artifact(files[key])
     tracker.artifact(files["proxies"], "proxies")
     best_rows = {f"{s}_tau": _mean_tau(found[0], s) for s in SETS if found} if found else {}
+    unseen = [t.name for t in tasks if t.name not in searched_names]
+    if found and unseen:  # the pick's transfer to targets no search or pick saw
+        best_rows["unseen_tau"] = _mean_tau(pick(rows, searched_names), "evaluation", unseen)
     tracker.metrics({k: v for k, v in {**best_rows, **spent}.items() if np.isfinite(v)})
     return SearchOutcome(result, tuple(rows), files, time.perf_counter() - start)

@@ -2,7 +2,9 @@
 
 `prepare_task` draws the fixed evaluation holdout of the space first, then the search sample and
 its disjoint holdout from the remaining archs (so reports on the evaluation holdout are on archs the
-search never saw), fills the statistics cache for all of them and loads one table.
+search never saw), fills the statistics cache for all of them and loads one table. An *unseen*
+target (`searched=False`) gets no search sample or holdout: only its evaluation holdout is loaded,
+to report on (a search never reads it, not even to pick from its hall of fame).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from greenmachine.benchmark import Benchmark, SampleProtocol, Sample, draw_sample, fixed_holdout, load_benchmark
+from greenmachine.benchmark.sampling import candidate_archs, resolved
 from greenmachine.config import ProbeConfig
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.statistics.engine import passes_for
@@ -35,6 +38,7 @@ class TaskData:
         probe: the probe's settings.
         compute_seconds, compute_joules: recorded cost of the statistics of the kept archs (whenever
             they were computed); joules NaN where the machine has no energy counter.
+        searched: False for an unseen target (no search sample or holdout; reported on, never searched).
     """
 
     space: str
@@ -49,6 +53,7 @@ class TaskData:
     probe: dict[str, object] = field(default_factory=dict)
     compute_seconds: float = 0.0
     compute_joules: float = float("nan")
+    searched: bool = True
 
     @property
     def name(self) -> str:
@@ -62,22 +67,26 @@ class TaskData:
 
 
 def draw_task_sets(bench: Benchmark, dataset: str, metric: str, epochs: int, protocol: SampleProtocol,
-                   evaluation_size: int | None) -> tuple[Sample, np.ndarray]:
+                   evaluation_size: int | None, searched: bool = True) -> tuple[Sample, np.ndarray]:
     """Return a target's search sample with its holdout, and its fixed evaluation holdout (int64, sorted).
 
     The evaluation holdout is drawn first (none when `evaluation_size` is 0, the space's own size
     when it is None) and excluded from the sample, which `protocol` draws with the target's
-    accuracy (its `exclude` is set here).
+    accuracy (its `exclude` is set here). An unseen target (`searched=False`) gets an empty sample.
     """
     evaluation = fixed_holdout(bench, n=evaluation_size, dataset=dataset, metric=metric, epochs=epochs) \
         if evaluation_size != 0 else np.array([], dtype=np.int64)
     protocol = replace(protocol, dataset=dataset, metric=metric, epochs=epochs, exclude=tuple(int(a) for a in evaluation))
-    return draw_sample(bench, protocol), evaluation
+    if searched:
+        return draw_sample(bench, protocol), evaluation
+    none = np.array([], dtype=np.int64)
+    return Sample(none, none, resolved(bench, protocol), candidates=len(candidate_archs(bench, protocol)),
+                  space=bench.space), evaluation
 
 
 def prepare_task(space: str, dataset: str, metric: str | None, epochs: int | None, protocol: SampleProtocol,
                  evaluation_size: int | None, probe_config: ProbeConfig, statistics: list[str], options: StatisticsOptions,
-                 compute: Compute = Compute()) -> TaskData:
+                 compute: Compute = Compute(), searched: bool = True) -> TaskData:
     """Return a task ready to search: samples drawn, statistics cached and loaded, failed archs dropped.
 
     Args:
@@ -89,10 +98,11 @@ def prepare_task(space: str, dataset: str, metric: str | None, epochs: int | Non
         statistics: statistic names to load (their passes are cached first).
         options: pass settings.
         compute: where statistics are computed and data and caches are found.
+        searched: False for an unseen target: only its evaluation holdout is drawn and loaded.
     """
     bench: Benchmark = load_benchmark(space, data_dir=compute.data_dir)
     _, metric, epochs = bench.target(dataset, metric, epochs)
-    sample, evaluation = draw_task_sets(bench, dataset, metric, epochs, protocol, evaluation_size)
+    sample, evaluation = draw_task_sets(bench, dataset, metric, epochs, protocol, evaluation_size, searched)
     probe = make_probe(dataset, probe_config, compute.data_dir)
     archs = np.concatenate([sample.search, sample.holdout, evaluation]).astype(np.int64)
     table, keep, cache = cached_table(space, dataset, archs, statistics, probe, options, compute)
@@ -103,4 +113,4 @@ def prepare_task(space: str, dataset: str, metric: str | None, epochs: int | Non
             for name, lo, hi in zip(SETS, bounds[:-1], bounds[1:])}
     dropped = {int(a): "NaN statistics" for a in np.delete(archs, keep)}
     return TaskData(space, dataset, metric, epochs, sample, table, accuracy[keep], rows, dropped, probe.settings(),
-                    float(seconds.sum()), float(joules.sum()))
+                    float(seconds.sum()), float(joules.sum()), searched)

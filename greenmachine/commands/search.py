@@ -14,22 +14,41 @@ from greenmachine.errors import UnknownNameError
 from greenmachine.gp import GPConfig
 from greenmachine.gp.pset import build_pset
 from greenmachine.report import format_tau
-from greenmachine.search import CHECKPOINT, run_search
+from greenmachine.search import CHECKPOINT, run_search, searched_tasks
 from greenmachine.spaces import Target, get_space
 from greenmachine.statistics import STATISTICS, StatisticsOptions
 from greenmachine.tasks import TaskData, prepare_task
 from greenmachine.tracking import RUN_FILE, tracked_run
 
 
+def parse_target(entry: object, key: str) -> Target:
+    """Return the target named by a `space/dataset` entry of the list `key` (dataset defaults filled in)."""
+    space, sep, dataset = str(entry).partition("/")
+    if not sep:
+        raise ConfigError(f"{key} entry {entry!r} must be 'space/dataset', e.g. 'nats_tss/cifar100'")
+    return get_space(space).target(dataset)
+
+
 def task_targets(cfg: DictConfig) -> list[Target]:
     """Return the targets of a run: the configured one, then each `also` entry (`space/dataset`, dataset defaults)."""
-    targets = [target_of(cfg)]
-    for entry in cfg.also:
-        space, sep, dataset = str(entry).partition("/")
-        if not sep:
-            raise ConfigError(f"also entry {entry!r} must be 'space/dataset', e.g. 'nats_tss/cifar100'")
-        targets.append(get_space(space).target(dataset))
-    return targets
+    return [target_of(cfg), *(parse_target(entry, "also") for entry in cfg.also)]
+
+
+def unseen_targets(cfg: DictConfig, searched: list[Target]) -> list[Target]:
+    """Return the run's `unseen` targets: reported on their evaluation holdouts, never searched nor used to pick.
+
+    Raises ConfigError for a target that is also searched, or when there is no evaluation holdout to report on.
+    """
+    unseen = [parse_target(entry, "unseen") for entry in cfg.get("unseen") or ()]
+    names = {(t.space, t.dataset) for t in searched}
+    for target in unseen:
+        if (target.space, target.dataset) in names:
+            raise ConfigError(f"unseen target {target.space}/{target.dataset} is also searched (the run's space/dataset "
+                              "or an `also` entry); a target is either searched or unseen")
+    if unseen and cfg.evaluation_size == 0:
+        raise ConfigError("evaluation_size=0 leaves the unseen targets nothing to report on; valid with `unseen`: "
+                          "null (each space's own holdout) or a positive integer")
+    return unseen
 
 
 def evaluation_size_of(value: object) -> int | None:
@@ -61,13 +80,15 @@ def check_gp(settings: dict, statistics: list[str]) -> GPConfig:
 
 
 def prepare_tasks(cfg: DictConfig, statistics: list[str], options: StatisticsOptions) -> list[TaskData]:
-    """Return every target of the run prepared: samples drawn, statistics cached and loaded."""
+    """Return every target of the run prepared: samples drawn, statistics cached and loaded; unseen targets last."""
     protocol = build(SampleProtocol, plain(cfg, "sampling"), "sampling")
     probe = probe_settings(cfg)
     compute = compute_settings(cfg)
     evaluation_size = evaluation_size_of(cfg.evaluation_size)
+    searched = task_targets(cfg)
+    targets = [(t, True) for t in searched] + [(t, False) for t in unseen_targets(cfg, searched)]
     return [prepare_task(t.space, t.dataset, t.metric, t.epochs, protocol, evaluation_size, probe, statistics, options,
-                         compute) for t in task_targets(cfg)]
+                         compute, is_searched) for t, is_searched in targets]
 
 
 @command("search", "evolve proxies with GP, report them on archs never searched, export them as Python")
@@ -80,8 +101,13 @@ def search(cfg: DictConfig) -> dict[str, object]:
     first = tasks[0]
     tags = {"space": first.space, "dataset": first.dataset, "sampling": first.sample.protocol.strategy,
             "tasks": ",".join(t.name for t in tasks)}
+    searched = [t.name for t in searched_tasks(tasks, gp_config.fitness)]
+    unseen = [t.name for t in tasks if t.name not in searched]
     origin = {"command": "greenmachine search " + " ".join(HydraConfig.get().overrides.task),
-              "tasks": tags["tasks"], "sampling": first.sample.describe(), "output": str(out)}
+              "tasks": tags["tasks"], "searched": ",".join(searched), "sampling": first.sample.describe(),
+              "output": str(out)}
+    if unseen:
+        tags["unseen"] = origin["unseen"] = ",".join(unseen)
     tracking = cfg.tracking
     with tracked_run(bool(tracking.enabled), tracking.uri, tracking.experiment, f"search {tags['tasks']}",
                      plain(cfg), tags, record=out / RUN_FILE, resume=(out / CHECKPOINT).is_file()) as tracker:

@@ -20,7 +20,7 @@ NAMESPACE: dict[str, object] = {"const": const, **{name: d.function for name, d 
 
 @dataclass(frozen=True)
 class ProgramInputs:
-    """A statistics table laid out for programs (layer-major, float32, on the table's device).
+    """A statistics table laid out for programs (layer-major, float32 or float64, on the table's device).
 
     Attributes:
         values: statistic name -> per-layer values [L, N] or per-network values [1, N].
@@ -33,12 +33,16 @@ class ProgramInputs:
     size: int
 
 
-def bind(table: StatisticsTable) -> ProgramInputs:
-    """Return `table` laid out for programs (see ProgramInputs)."""
+def bind(table: StatisticsTable, dtype: torch.dtype = torch.float32) -> ProgramInputs:
+    """Return `table` laid out for programs (see ProgramInputs), in `dtype`.
+
+    The search runs in float32; float64 keeps the order of scores past float32's range (3.4e38),
+    where float32 would saturate them into ties.
+    """
     n = len(table)
-    values = {name: v.t().contiguous().to(torch.float32) for name, v in table.layer.items()}
-    values.update({name: v.reshape(1, n).to(torch.float32) for name, v in table.scalar.items()})
-    return ProgramInputs(values, LayerMask.of(table.mask), n)
+    values = {name: v.t().contiguous().to(dtype) for name, v in table.layer.items()}
+    values.update({name: v.reshape(1, n).to(dtype) for name, v in table.scalar.items()})
+    return ProgramInputs(values, LayerMask.of(table.mask, dtype), n)
 
 
 Node = Callable[[dict[str, torch.Tensor], LayerMask], torch.Tensor]

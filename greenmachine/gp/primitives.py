@@ -8,11 +8,15 @@ contiguous memory):
 - a per-network value is float32 [1, N]; a constant is a 0-dim float32 tensor (`const`);
 - `mask` is the table's `LayerMask`, passed to the primitives that need to know which layers exist.
 
+Programs run in float32 (the search) or float64 (`bind(..., dtype=torch.float64)`: the shipped and
+exported proxies, whose scores on large networks pass float32's range and would tie there); every
+primitive keeps its arguments' dtype.
+
 Every primitive is total: finite inputs give finite outputs, with overflow saturating at
-+-FLOAT_MAX. Its protection is part of its definition and of its name (`safe_log` = log(|x| + EPS)).
-A primitive never modifies its arguments. Sums over layers (`layer_sum`) are computed exactly (each
-term rounded to 2^-39 of its network's largest) and rounded once, so they never meet +inf and -inf
-halfway, and a reduction that ignores layer positions (sum, mean, std, min, max) gives the same value
++-FLOAT_MAX (float64: +-DOUBLE_MAX). Its protection is part of its definition and of its name
+(`safe_log` = log(|x| + EPS)). A primitive never modifies its arguments. Sums over layers
+(`layer_sum`) are computed exactly (each term rounded to 2^-39 of its network's largest) and rounded
+once, so they never meet +inf and -inf halfway, and a reduction that ignores layer positions (sum, mean, std, min, max) gives the same value
 for any order of a network's layers, alone or in any table.
 
 A primitive is unary or binary; one that needs `mask` is unary and takes it as a last argument.
@@ -33,6 +37,7 @@ import torch
 from greenmachine.registry import Registry
 
 FLOAT_MAX = float(torch.finfo(torch.float32).max)
+DOUBLE_MAX = float(torch.finfo(torch.float64).max)
 EPS = 1e-12
 _EPS = torch.tensor(EPS)  # 0-dim: broadcasts on any device
 
@@ -129,7 +134,7 @@ def primitive(name: str, signatures: tuple[Signature, ...], math: str, needs_mas
 class LayerMask:
     """What the mask-aware primitives need to know about which layers exist, computed once per table.
 
-    Attributes (float32, on the table's device):
+    Attributes (float32 or float64, on the table's device):
         present: 1 where the layer exists, [L, N].
         count: number of existing layers, at least 1, [1, N].
         mean_weight: present / count, [L, N].
@@ -153,9 +158,10 @@ class LayerMask:
     any: torch.Tensor
 
     @classmethod
-    def of(cls, mask: torch.Tensor) -> LayerMask:
-        """Return the LayerMask of `mask` (bool [N, L], True where a layer exists, as in StatisticsTable)."""
-        present = mask.t().contiguous().to(torch.float32)
+    def of(cls, mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> LayerMask:
+        """Return the LayerMask of `mask` (bool [N, L], True where a layer exists, as in StatisticsTable) in `dtype`."""
+        big = torch.finfo(dtype).max
+        present = mask.t().contiguous().to(dtype)
         depth = present.sum(0, keepdim=True)
         count = depth.clamp(min=1.0)
         position = present.cumsum(0) * present
@@ -165,43 +171,51 @@ class LayerMask:
             count=count,
             mean_weight=present / count,
             depth_weight=position / count,
-            first=(position == 1.0).to(torch.float32),
-            last=((position == depth) & (present > 0)).to(torch.float32),
-            low_fill=padding * -FLOAT_MAX,
-            high_fill=padding * FLOAT_MAX,
-            any=(depth > 0).to(torch.float32),
+            first=(position == 1.0).to(dtype),
+            last=((position == depth) & (present > 0)).to(dtype),
+            low_fill=padding * -big,
+            high_fill=padding * big,
+            any=(depth > 0).to(dtype),
         )
 
 
 def _finite(fresh: torch.Tensor) -> torch.Tensor:
-    """Return `fresh` (a tensor this module just created) with +-inf saturated to +-FLOAT_MAX, in place."""
-    return fresh.clamp_(-FLOAT_MAX, FLOAT_MAX)
+    """Return `fresh` (a tensor this module just created) with +-inf saturated to its dtype's largest value, in place."""
+    big = FLOAT_MAX if fresh.dtype == torch.float32 else DOUBLE_MAX
+    return fresh.clamp_(-big, big)
 
 
 # Sums over layers. Each term is rounded to a multiple of u = 2^(e - GRID_BITS), where 2^e <= the largest
-# |term| of its network (column) < 2^(e+1). A term of at least 2^(e-16) already is such a multiple (float32
-# has 24 significant bits) and keeps every bit; a smaller one moves by at most u/2 = 2^(e-40). The rounded
-# terms are integers of at most 2^40 units, so up to MAX_TERMS of them add up exactly in float64, in any
-# order and on any device. The sum is then rounded to float32 once and saturated: it never meets +inf
-# and -inf halfway, and depends only on the multiset of the network's own terms.
+# |term| of its network (column) < 2^(e+1). A float32 term of at least 2^(e-16) already is such a multiple
+# (float32 has 24 significant bits) and keeps every bit; a smaller one moves by at most u/2 = 2^(e-40)
+# (float64 terms, 53 bits, are rounded the same way). The rounded terms are integers of at most 2^40 units,
+# so up to MAX_TERMS of them add up exactly in float64, in any order and on any device. The sum is then
+# rounded to the terms' dtype once and saturated: it never meets +inf and -inf halfway, and depends only
+# on the multiset of the network's own terms.
 GRID_BITS = 39
 MAX_TERMS = 2 ** (53 - GRID_BITS - 1)  # 8192 layers: 2^13 terms of at most 2^40 units sum to at most 2^53 units
-_EXPONENT = 0x7F800000  # a float32's exponent bits: as int32, ordered like the magnitudes' powers of two
+# per dtype: (integer view, its exponent bits, smallest unit): the exponent bits read as an integer are ordered
+# like the magnitudes' powers of two; the smallest unit keeps a column of subnormal terms within 2^40 units
+_BITS = {torch.float32: (torch.int32, 0x7F800000, 2.0 ** -149),
+         torch.float64: (torch.int64, 0x7FF0000000000000, 2.0 ** (-1022 - GRID_BITS))}
 
 
 def layer_sum(terms: torch.Tensor) -> torch.Tensor:
-    """Return the sums over layers of finite float32 terms [L, N] as float32 [1, N], saturated at +-FLOAT_MAX.
+    """Return the sums over layers of finite terms [L, N] as [1, N] (float64 terms: float64, else float32), saturated.
 
     Exact after rounding each term to 2^-39 of its column's largest (see above), so independent of the
     order of the terms and of the other columns.
     """
     if terms.shape[0] > MAX_TERMS:
         raise ValueError(f"layer_sum adds at most {MAX_TERMS} layers exactly, got {terms.shape[0]}")
-    terms = terms.to(torch.float32)
-    power = (terms.view(torch.int32) & _EXPONENT).amax(0, keepdim=True).view(torch.float32)  # 2^e, 0 if e < -126
-    unit = power.mul_(2.0 ** -GRID_BITS).clamp_(min=2.0 ** -149)  # a power of two: the divisions below are exact
+    dtype = torch.float64 if terms.dtype == torch.float64 else torch.float32
+    terms = terms.to(dtype)
+    integer, exponent, smallest = _BITS[dtype]
+    power = (terms.view(integer) & exponent).amax(0, keepdim=True).view(dtype)  # 2^e, 0 for subnormals
+    unit = power.mul_(2.0 ** -GRID_BITS).clamp_(min=smallest)  # a power of two: the divisions below are exact
     rounded = torch.div(terms, unit).round_().mul_(unit)
-    return rounded.sum(0, keepdim=True, dtype=torch.float64).clamp_(-FLOAT_MAX, FLOAT_MAX).to(torch.float32)
+    big = torch.finfo(dtype).max
+    return rounded.sum(0, keepdim=True, dtype=torch.float64).clamp_(-big, big).to(dtype)
 
 
 def _centred(x: torch.Tensor, mask: LayerMask) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,12 +16,13 @@ from greenmachine.statistics.table import StatisticsTable, stack_statistics
 
 
 def evaluate_expression(expression: str, table: StatisticsTable) -> torch.Tensor:
-    """Return the scores of every arch of `table` under a `gp.render.to_python` expression, float32 [N].
+    """Return the scores of every arch of `table` under a `gp.render.to_python` expression, float64 [N].
 
     The expression sees the GP primitives, each statistic laid out as the GP's programs see it, and
-    `mask`; so it gives exactly the GP's own evaluation of the tree it came from.
+    `mask`; so it gives the GP's own evaluation of the tree it came from, computed in float64: equal
+    to the search's float32 values to float32 rounding, and still ordered where those saturate at 3.4e38.
     """
-    inputs = bind(table)
+    inputs = bind(table, torch.float64)
     scores = eval(compile(expression, "<proxy expression>", "eval"), {**NAMESPACE, **inputs.values, "mask": inputs.mask})
     return torch.as_tensor(scores).to(table.mask.device).expand(1, inputs.size).reshape(inputs.size)
 

@@ -60,20 +60,25 @@ STATISTICS: Registry[StatisticSpec] = Registry("statistic")
 PASSES: Registry[PassSpec] = Registry("statistics pass")
 LABELLED: set[str] = set()
 """Statistics whose values depend on the probe's labels (the rest only see its images)."""
+GRAPH_COUNTS: set[str] = set()
+"""Counts of the network's graph (paths, merges) that carry NATS-cell meaning: defined on any network, but 0
+or constant over whole families elsewhere (a plain CNN has no merge and one path), so a proxy meant for any
+network must not multiply by them (`gp.terminals` without them; tests/test_families.py)."""
 
 
 def probe_pass(name: str, produces: dict[str, tuple[Kind, int, str]], uses: tuple[str, ...] = (),
-               labelled: tuple[str, ...] = ()):
+               labelled: tuple[str, ...] = (), graph_counts: tuple[str, ...] = ()):
     """Register a pass function producing `produces` (statistic name -> (kind, version, doc)).
 
     The function takes a PassContext and returns {statistic name: value}, with per-layer values as
     float arrays [L] in the context's layer order and scalars as floats. `uses` names the
     StatisticsOptions fields it reads (part of its cache key); `labelled` the statistics that
-    depend on the probe's labels.
+    depend on the probe's labels; `graph_counts` those that are GRAPH_COUNTS.
     """
 
     def decorate(run: Callable[[PassContext], dict[str, object]]):
         LABELLED.update(labelled)
+        GRAPH_COUNTS.update(graph_counts)
         for stat, (kind, version, doc) in produces.items():
             STATISTICS.add(stat, StatisticSpec(stat, kind, name, version, doc))
         PASSES.add(name, PassSpec(name, run, tuple(produces), uses))

@@ -127,7 +127,7 @@ def _entropy_changes(ctx: PassContext, layers: list[nn.Module]) -> dict[str, obj
     "merges": ("scalar", 1, "additions on input->output paths (residual and cell merges)"),
     "entropy_change_layer": ("layer", 1, "0.5 log(var_out / var_in) of the layer on a Gaussian batch (its Gaussian-entropy change)"),
     "entropy_drop": ("scalar", 1, "sum over leaf modules of the Gaussian-entropy decreases 0.5 log(var_out / var_in) < 0 on a Gaussian batch"),
-})
+}, graph_counts=("path_convs_max", "path_convs_min", "log_paths", "merges"))
 def structure_pass(ctx: PassContext) -> dict[str, object]:
     """Return layer shapes, sizes and costs, graph descriptors and Gaussian-entropy changes; no data is read."""
     net = ctx.net

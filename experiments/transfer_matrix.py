@@ -1,0 +1,174 @@
+"""Transfer matrix: Kendall tau of every proxy on every target, each cell marked searched or unseen.
+
+    python experiments/transfer_matrix.py
+
+Reads only the committed per-arch score tables (`experiments/results/scores_<space>.csv.xz`, the whole
+space; where a space has none, its largest `scores_<space>_<N>.csv.xz`) and the benchmarks' accuracies,
+so it needs no statistics. Writes `transfer_matrix.csv` (one row per proxy and target), `transfer_matrix.md`
+(the table) and `transfer_matrix.png` (the heat map) into experiments/results, and prints the table.
+
+A cell is *searched* when the search that found the proxy evolved on that target (its module records
+the targets: `greenmachine.proxies.provenance`), else *unseen*; baselines were found by no search.
+A proxy without a column in a table (the label-based baselines, which need the main pass that the
+lean tables do not run) is n/a there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from greenmachine.benchmark import load_benchmark
+from greenmachine.metrics import kendall
+from greenmachine.proxies import PROXIES, SHIPPED
+from greenmachine.proxies.provenance import searched_targets
+from greenmachine.report import worst_filled
+
+RESULTS = Path(__file__).parent / "results"
+TARGETS = (
+    ("nats_tss", "cifar10"), ("nats_tss", "cifar100"), ("nats_tss", "ImageNet16-120"),
+    ("nats_sss", "cifar10"), ("nats_sss", "cifar100"), ("nats_sss", "ImageNet16-120"),
+    ("nas_bench_macro", "cifar10"), ("transnas_micro", "class_scene"), ("transnas_micro", "class_object"),
+    ("nasbench101", "cifar10"),
+)
+SHORT = {"nats_tss": "TSS", "nats_sss": "SSS", "nas_bench_macro": "Macro", "transnas_micro": "TransNAS",
+         "nasbench101": "NB101"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One proxy on one target: its Kendall tau (NaN: n/a), the archs it was measured on, whether it was searched."""
+
+    proxy: str
+    target: str
+    kendall: float
+    archs: int
+    table: str
+    searched: bool
+
+
+def table_of(space: str, results: Path = RESULTS) -> Path:
+    """Return the score table of a space: the whole-space one if committed, else the largest `_<N>` one.
+
+    Raises FileNotFoundError naming the folder when the space has none.
+    """
+    whole = results / f"scores_{space}.csv.xz"
+    if whole.exists():
+        return whole
+    parts = {int(m.group(1)): p for p in results.glob(f"scores_{space}_*.csv.xz")
+             if (m := re.fullmatch(rf"scores_{space}_(\d+)\.csv\.xz", p.name))}
+    if not parts:
+        raise FileNotFoundError(f"no scores_{space}*.csv.xz in {results}; `python experiments/full_space.py compute "
+                                f"--spaces {space}` writes it")
+    return parts[max(parts)]
+
+
+def proxy_rows(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Return the matrix's rows: shipped proxies, then every other proxy in a table, then every other baseline."""
+    in_tables = [c for frame in tables.values() for c in frame.columns if c not in ("arch_index", "dataset")]
+    return list(dict.fromkeys([*SHIPPED, *in_tables, *PROXIES.names()]))
+
+
+def transfer_cells(results: Path = RESULTS) -> list[Cell]:
+    """Return every (proxy, target) cell of the matrix, measured from the score tables in `results`."""
+    paths = {space: table_of(space, results) for space in dict.fromkeys(s for s, _ in TARGETS)}
+    tables = {space: pd.read_csv(path) for space, path in paths.items()}
+    cells = []
+    for name in proxy_rows(tables):
+        searched = set(searched_targets(name)) if name in PROXIES.names() else set()
+        for space, dataset in TARGETS:
+            frame = tables[space]
+            group = frame[frame.dataset == dataset]
+            target = f"{space}/{dataset}"
+            tau = float("nan")
+            if name in group.columns and len(group):
+                accuracy = load_benchmark(space).accuracies(dataset)[group.arch_index.to_numpy()]
+                tau = kendall(worst_filled(group[name].to_numpy()), accuracy)
+            cells.append(Cell(name, target, tau, len(group), paths[space].name, target in searched))
+    return cells
+
+
+def matrix(cells: list[Cell]) -> pd.DataFrame:
+    """Return Kendall tau as a proxy x target frame (rows and columns in the cells' order)."""
+    frame = pd.DataFrame([(c.proxy, c.target, c.kendall) for c in cells], columns=["proxy", "target", "kendall"])
+    table = frame.pivot(index="proxy", columns="target", values="kendall")
+    return table.loc[list(dict.fromkeys(c.proxy for c in cells)), list(dict.fromkeys(c.target for c in cells))]
+
+
+def markdown(cells: list[Cell]) -> str:
+    """Return the matrix as Markdown: tau per cell (searched cells marked `S`), means over all and unseen targets."""
+    targets = list(dict.fromkeys(c.target for c in cells))
+    archs = {c.target: (c.archs, c.table) for c in cells}
+    header = " | ".join(f"{SHORT[t.split('/')[0]]} {t.split('/')[1]} ({archs[t][0]:,})" for t in targets)
+    lines = [f"| proxy | {header} | mean, all targets | mean, unseen targets |", "|---" * (len(targets) + 3) + "|"]
+    for proxy in dict.fromkeys(c.proxy for c in cells):
+        row = [c for c in cells if c.proxy == proxy]
+        taus = [c.kendall for c in row]
+        shown = ["n/a" if np.isnan(c.kendall) else f"{c.kendall:.3f}" + (" S" if c.searched else "") for c in row]
+        unseen = [c.kendall for c in row if not c.searched]
+        mean_all = "n/a" if any(np.isnan(taus)) else f"{np.mean(taus):.3f}"
+        mean_unseen = "n/a" if any(np.isnan(unseen)) else f"{np.mean(unseen):.3f}"
+        lines.append(f"| {proxy} | {' | '.join(shown)} | {mean_all} | {mean_unseen} |")
+    sources = sorted({f"{t}: {table} ({n:,} archs)" for t, (n, table) in archs.items()})
+    return "\n".join(lines + ["", "S = searched: the search that found the proxy evolved on a sample of this target. "
+                              "n/a = not in the committed tables, which hold the lean statistics only "
+                              "(these proxies read labels, weight gradients or their own passes; not computed here).",
+                              "Tables: " + "; ".join(sources)])
+
+
+def plot(cells: list[Cell], path: Path) -> Path:
+    """Write the heat map of the matrix to `path` (searched cells outlined and marked S, n/a grey); return it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    table = matrix(cells)
+    table = table[table.notna().any(axis=1)]  # proxies with no measured cell (label-based) stay in the .md and .csv
+    searched = {(c.proxy, c.target) for c in cells if c.searched}
+    values = table.to_numpy(dtype=float)
+    fig, ax = plt.subplots(figsize=(1.0 * values.shape[1] + 3.2, 0.42 * values.shape[0] + 2.0))
+    cmap = matplotlib.colormaps["RdYlGn"].copy()
+    cmap.set_bad("lightgrey")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=-1, vmax=1, aspect="auto")
+    for i, proxy in enumerate(table.index):
+        for j, target in enumerate(table.columns):
+            value = values[i, j]
+            mark = (proxy, target) in searched
+            text = "n/a" if np.isnan(value) else f"{value:.2f}" + (" S" if mark else "")
+            ax.text(j, i, text, ha="center", va="center", fontsize=7.5, fontweight="bold" if mark else "normal")
+            if mark:
+                ax.add_patch(Rectangle((j - 0.47, i - 0.45), 0.94, 0.9, fill=False, edgecolor="black", linewidth=1.6))
+    labels = [f"{SHORT[t.split('/')[0]]}\n{t.split('/')[1]}" for t in table.columns]
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_yticks(range(len(table.index)), table.index, fontsize=8)
+    ax.set_title("Kendall tau against benchmark accuracy; outlined S = searched on that target, the rest unseen",
+                 fontsize=9)
+    fig.colorbar(image, label="Kendall tau", fraction=0.03)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the score tables and outputs")
+    args = parser.parse_args()
+    cells = transfer_cells(args.results)
+    pd.DataFrame([c.__dict__ for c in cells]).to_csv(args.results / "transfer_matrix.csv", index=False,
+                                                     float_format="%.4f")
+    text = markdown(cells)
+    (args.results / "transfer_matrix.md").write_text(text + "\n")
+    print(text)
+    print(f"wrote {plot(cells, args.results / 'transfer_matrix.png')}")
+
+
+if __name__ == "__main__":
+    main()

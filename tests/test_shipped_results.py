@@ -1,0 +1,73 @@
+"""The shipped proxies' results file agrees with the committed score tables, and their docstrings with the file."""
+
+from __future__ import annotations
+
+import re
+import sys
+from importlib import import_module
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from greenmachine.proxies import SHIPPED
+from greenmachine.proxies.provenance import searched_targets
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "experiments"))
+import shipped_results  # noqa: E402  (experiments/ is not a package)
+
+RESULTS = pd.read_csv(shipped_results.FILE)
+_PAIR = re.compile(r"([\w-]+/[\w-]+) (-?\d\.\d{3})(\*?)")
+
+
+def test_searched_targets_come_from_each_proxys_record():
+    assert searched_targets("gm_tss") == ("nats_tss/cifar10", "nats_tss/cifar100", "nats_tss/ImageNet16-120")
+    assert searched_targets("gm_sss_cifar10") == ("nats_sss/cifar10",)
+    assert len(searched_targets("gm_general")) == 6 and searched_targets("synflow") == ()
+
+
+def test_every_table_row_of_the_results_file_is_what_the_committed_tables_give():
+    measured = shipped_results.table_rows()
+    recorded = RESULTS[~RESULTS.source.str.startswith("search ")]
+    key = ["proxy", "target", "source"]
+    both = measured.merge(recorded, on=key, how="outer", suffixes=("", "_file"), indicator=True)
+    assert (both._merge == "both").all(), f"rows missing on one side:\n{both[both._merge != 'both'][key + ['_merge']]}"
+    for column in ("kendall", "spearman"):
+        assert (both[column] - both[f"{column}_file"]).abs().max() < 1e-4, column
+    assert (both.archs == both.archs_file).all() and (both.searched == both.searched_file).all()
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_docstring_carries_one_line_of_results_that_the_results_file_holds(name):
+    doc = import_module(f"greenmachine.proxies.{name}").__doc__
+    assert "Kendall tau measured by the search" not in doc and len(doc.splitlines()) <= 40, "a long result table"
+    line = doc.split("Kendall tau measured on every target")[1].split("\n\n")[0]
+    pairs = _PAIR.findall(line)
+    assert len(pairs) == 10
+    rows = RESULTS[RESULTS.proxy == name]
+    for target, tau, star in pairs:
+        match = rows[(rows.target == target) & ((rows.kendall - float(tau)).abs() <= 5e-4 + 1e-9)]
+        assert len(match), f"{name}: {target} {tau} is not in {shipped_results.FILE.name}"
+        assert bool(star) == (target in searched_targets(name)) == bool(match.searched.iloc[0])
+
+
+def test_the_transfer_matrix_reads_a_whole_space_table_before_a_partial_one(tmp_path):
+    import transfer_matrix
+
+    for name in ("scores_transnas_micro_500.csv.xz", "scores_transnas_micro_1000.csv.xz"):
+        (tmp_path / name).touch()
+    assert transfer_matrix.table_of("transnas_micro", tmp_path).name == "scores_transnas_micro_1000.csv.xz"
+    (tmp_path / "scores_transnas_micro.csv.xz").touch()
+    assert transfer_matrix.table_of("transnas_micro", tmp_path).name == "scores_transnas_micro.csv.xz"
+    with pytest.raises(FileNotFoundError, match="no scores_nasbench101"):
+        transfer_matrix.table_of("nasbench101", tmp_path)
+
+
+def test_the_committed_transfer_matrix_marks_each_proxys_searched_targets():
+    matrix = pd.read_csv(ROOT / "experiments" / "results" / "transfer_matrix.csv")
+    for name in SHIPPED:
+        marked = set(matrix[(matrix.proxy == name) & matrix.searched].target)
+        assert marked == set(searched_targets(name))
+    assert not matrix[~matrix.proxy.isin(SHIPPED)].searched.any()
+    assert matrix[matrix.proxy == "nwot"].kendall.isna().all()  # label-based: not in the lean tables
