@@ -8,9 +8,9 @@ contiguous memory):
 - a per-network value is float32 [1, N]; a constant is a 0-dim float32 tensor (`const`);
 - `mask` is the table's `LayerMask`, passed to the primitives that need to know which layers exist.
 
-Programs run in float32 (the search) or float64 (`bind(..., dtype=torch.float64)`: the shipped and
-exported proxies, whose scores on large networks pass float32's range and would tie there); every
-primitive keeps its arguments' dtype.
+Programs run in float32 (the search) or float64 (`bind(..., dtype=torch.float64)`: what the shipped
+and exported proxies fall back to where their float32 scores saturate, on networks large enough to
+pass float32's range); every primitive keeps its arguments' dtype.
 
 Every primitive is total: finite inputs give finite outputs, with overflow saturating at
 +-FLOAT_MAX (float64: +-DOUBLE_MAX). Its protection is part of its definition and of its name

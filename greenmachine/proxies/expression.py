@@ -9,22 +9,33 @@ from torch import nn
 
 from greenmachine.data.probe import user_probe
 from greenmachine.gp.evaluate import NAMESPACE, bind
+from greenmachine.gp.primitives import FLOAT_MAX
 from greenmachine.proxies.base import Proxy
 from greenmachine.statistics import STATISTICS, StatisticsOptions, compute_statistics
 from greenmachine.statistics.core import LABELLED
 from greenmachine.statistics.table import StatisticsTable, stack_statistics
 
 
+def _run(expression: str, table: StatisticsTable, dtype: torch.dtype) -> torch.Tensor:
+    inputs = bind(table, dtype)
+    scores = eval(compile(expression, "<proxy expression>", "eval"), {**NAMESPACE, **inputs.values, "mask": inputs.mask})
+    return torch.as_tensor(scores).to(table.mask.device).expand(1, inputs.size).reshape(inputs.size)
+
+
 def evaluate_expression(expression: str, table: StatisticsTable) -> torch.Tensor:
     """Return the scores of every arch of `table` under a `gp.render.to_python` expression, float64 [N].
 
     The expression sees the GP primitives, each statistic laid out as the GP's programs see it, and
-    `mask`; so it gives the GP's own evaluation of the tree it came from, computed in float64: equal
-    to the search's float32 values to float32 rounding, and still ordered where those saturate at 3.4e38.
+    `mask`; so it gives exactly the GP's own (float32) evaluation of the tree it came from, except
+    where that saturates at +-3.4e38: there the score is the same expression evaluated in float64,
+    so scores past float32's range keep their order instead of tying. (Not float64 throughout: some
+    found formulas take logs of differences that float32 rounds to zero, and would move.)
     """
-    inputs = bind(table, torch.float64)
-    scores = eval(compile(expression, "<proxy expression>", "eval"), {**NAMESPACE, **inputs.values, "mask": inputs.mask})
-    return torch.as_tensor(scores).to(table.mask.device).expand(1, inputs.size).reshape(inputs.size)
+    scores = _run(expression, table, torch.float32).to(torch.float64)
+    saturated = scores.abs() >= FLOAT_MAX
+    if bool(saturated.any()):
+        scores = torch.where(saturated, _run(expression, table, torch.float64), scores)
+    return scores
 
 
 def expression_proxy(name: str, expression: str, statistics: Sequence[str], doc: str = "",

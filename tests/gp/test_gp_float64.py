@@ -1,11 +1,11 @@
-"""Programs in float64: what the shipped and exported proxies run, so scores past float32's range keep their order."""
+"""Programs in float64: what the shipped and exported proxies fall back to where float32 saturates, keeping the order."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from greenmachine.gp.evaluate import bind
+from greenmachine.gp.evaluate import NAMESPACE, bind
 from greenmachine.gp.primitives import DOUBLE_MAX, FLOAT_MAX, PRIMITIVES, LayerMask, layer_sum
 from greenmachine.proxies.expression import evaluate_expression
 from greenmachine.statistics.table import StatisticsTable
@@ -21,7 +21,7 @@ def _huge_table() -> StatisticsTable:
     return StatisticsTable(np.arange(4), {"a": a}, mask, {"s": s})
 
 
-def test_an_expression_past_float32s_range_keeps_its_order_in_float64_and_ties_in_float32():
+def test_an_expression_past_float32s_range_keeps_its_order_and_ties_in_the_searchs_float32():
     table = _huge_table()
     expression = "mul(square(s), square(s))"  # 1e40 .. 2.6e42
     scores = evaluate_expression(expression, table)
@@ -61,11 +61,21 @@ def test_float64_sums_over_layers_ignore_the_order_of_the_layers():
     assert layer_sum(terms).dtype == torch.float64
 
 
-def test_float64_evaluation_equals_the_searchs_float32_to_its_rounding():
+def test_a_proxy_expression_is_the_searchs_float32_evaluation_where_that_does_not_saturate():
     table = synthetic_table(n=64)
     expression = ("add(mean_layers(safe_log(a), mask), safe_div(max_layers(mul(b, c), mask), "
                   "add(s, depth_weighted_sum(safe_sqrt(d), mask))))")
     ns = {**{n: d.function for n, d in PRIMITIVES.items()}, **bind(table).values, "mask": LayerMask.of(table.mask)}
     single = eval(expression, ns).reshape(-1).double()
-    # float32 rounding of the operands (about 1e-7 of their size) bounds the difference, also where terms cancel
-    np.testing.assert_allclose(evaluate_expression(expression, table).numpy(), single.numpy(), rtol=1e-5, atol=1e-6)
+    assert torch.equal(evaluate_expression(expression, table), single)
+
+
+def test_only_the_saturated_scores_are_replaced_by_their_float64_values():
+    table = _huge_table()
+    expression = "mul(square(safe_div(s, const(30.0))), square(s))"  # s^4 / 900: 1.1e37, 1.8e38, 9e38, 2.8e39
+    single = eval(expression, {**NAMESPACE, **bind(table).values}).reshape(-1).double()
+    scores = evaluate_expression(expression, table)
+    saturated = single.abs() == FLOAT_MAX
+    assert saturated.tolist() == [False, False, True, True]
+    assert torch.equal(scores[~saturated], single[~saturated])
+    assert torch.all(scores[saturated] > FLOAT_MAX) and scores[3] > scores[2]
