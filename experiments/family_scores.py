@@ -1,0 +1,39 @@
+"""Print each shipped proxy's scores on the network families of tests/test_families.py (same networks and probe).
+
+    python experiments/family_scores.py
+
+One Markdown row per proxy and family: the score of each member in (width, blocks) order, whether all
+are finite and how many are distinct (the family test asks for all of them).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the families are defined in the test
+
+import greenmachine as gm  # noqa: E402
+from greenmachine.proxies import SHIPPED  # noqa: E402
+from tests.test_families import FAMILIES, MEMBERS, family_probe, network  # noqa: E402
+
+
+def main() -> None:
+    probe = family_probe()
+    print(f"members (width, blocks): {MEMBERS}")
+    print("| family | proxy | scores | finite | distinct |\n|---|---|---|---|---|")
+    for family in FAMILIES:
+        scores: dict[str, list[float]] = {name: [] for name in SHIPPED}
+        for width, depth in MEMBERS:
+            for name, value in gm.score(network(family, width, depth), probe, proxies=list(SHIPPED)).items():
+                scores[name].append(value)
+        for name, values in scores.items():
+            v = np.asarray(values)
+            print(f"| {family} | {name} | {', '.join(f'{x:.3g}' for x in v)} | {bool(np.isfinite(v).all())} | "
+                  f"{len(np.unique(v))}/{len(v)} |")
+
+
+if __name__ == "__main__":
+    main()
