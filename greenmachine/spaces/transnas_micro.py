@@ -50,7 +50,7 @@ BENCHMARK_PREFIX: Final = f"{BASE_CHANNELS}-{MACRO_CODE}-"
 TASK_CLASSES: Final = {"class_object": 75, "class_scene": 47}
 NASLIB_CLASSES: Final = {"class_object": 100, "class_scene": 63}
 RESOLUTION: Final = 256  # the benchmark's images
-# The probe's resolution: a pass at 256x256 costs about 12x one at 64x64 (README, "Search spaces"); the network
+# The probe's resolution: a pass at 256x256 costs about 12x one at 64x64 (docs/spaces.md); the network
 # is fully convolutional, so 64x64 noise reaches its last cells at 2x2. `probe.resolution=256` runs the full size.
 PROBE_RESOLUTION: Final = 64
 # The benchmark's input normalisation for both classification tasks (0..1 pixel scale).
