@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from greenmachine.energy import ESTIMATED, Energy, EnergyMeter, energy_from_metrics, power_model, total_energy
 from greenmachine.errors import CorruptFileError, describe
 from greenmachine.export import ExportedProxy, write_module
 from greenmachine.gp import GenerationRecord, GPConfig, SearchResult, bind, compile_program, evolve, to_math, to_python
@@ -106,16 +107,21 @@ def _mean_tau(row: ProxyRow, set_name: str) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def compute_spent(result: SearchResult, tasks: Sequence[TaskData], seconds: float) -> dict[str, float]:
-    """Return what a search cost: statistics passes (recorded seconds, joules), program evaluations, GP wall time."""
-    joules = [t.compute_joules for t in tasks]
+def compute_spent(result: SearchResult, tasks: Sequence[TaskData], seconds: float,
+                  energy: Energy | None = None) -> dict[str, float]:
+    """Return what a search cost: statistics passes (recorded seconds, joules), program evaluations, GP wall time and joules.
+
+    Joules are keyed `<what>_joules_<measured|estimated>` (Energy.metrics); `energy` is the search's own.
+    """
+    statistics = total_energy(Energy(t.compute_joules, t.compute_energy_source) for t in tasks)
     return {
         "statistics_passes": float(sum(len(t.table) for t in tasks)),
         "statistics_seconds": float(sum(t.compute_seconds for t in tasks)),
-        "statistics_joules": float(sum(joules)) if all(np.isfinite(joules)) else float("nan"),
+        **statistics.metrics("statistics"),
         "program_evaluations": float(sum(r.unique_evaluations for r in result.log)),
         "memo_hits": float(sum(r.memo_hits for r in result.log)),
         "search_seconds": seconds,
+        **(energy.metrics("search") if energy is not None else {}),
     }
 
 
@@ -145,13 +151,16 @@ def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path,
                             "size": r.size, "scores": {task: {s: asdict(c) for s, c in sets.items()}
                                                         for task, sets in r.scores.items()}} for r in rows]}
     atomic_write_text(files["report_json"], json.dumps(payload, indent=2))
-    joules = f", {spent['statistics_joules']:.0f} J" if np.isfinite(spent["statistics_joules"]) else \
-        " (no energy counter on this machine)"
+    statistics_energy, search_energy = (energy_from_metrics(spent, what) for what in ("statistics", "search"))
+    joules = f", {statistics_energy}" if statistics_energy is not None else ""
+    search_joules = f" ({search_energy})" if search_energy is not None else ""
     lines = ["# Search report", "",
              f"Compute spent: statistics of {spent['statistics_passes']:.0f} archs, "
              f"{spent['statistics_seconds']:.0f} s of recorded pass time{joules}; "
              f"{spent['program_evaluations']:.0f} program evaluations (+{spent['memo_hits']:.0f} answered by the memo) "
-             f"in {spent['search_seconds']:.1f} s of search.", ""]
+             f"in {spent['search_seconds']:.1f} s of search{search_joules}.", ""]
+    if ESTIMATED in {e.source for e in (statistics_energy, search_energy) if e is not None}:
+        lines += [f"Estimated joules: CodeCarbon's process model, {power_model().describe()} (docs/energy.md).", ""]
     for t in tasks:
         lines += [f"## {t.name} ({t.metric} accuracy, {t.epochs} epochs)", "",
                   f"Sampling: {t.sample.describe()}", "",
@@ -210,6 +219,8 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
     tracker that continues the folder's MLflow run, logs the generations that run had not logged).
     """
     start = time.perf_counter()
+    meter = EnergyMeter(device)
+    mark = meter.mark()
     out.mkdir(parents=True, exist_ok=True)
     tasks = [replace(t, table=t.table.to(device)) for t in tasks]  # programs run where the tables are
     searched = [t.subset("search") for t in (tasks[:1] if config.fitness == "kendall" else tasks)]
@@ -220,7 +231,7 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
     for record in result.log:  # a generation checkpointed just before a kill was never logged
         log(record)
     rows = _rows(result, tasks)
-    spent = compute_spent(result, tasks, time.perf_counter() - start)
+    spent = compute_spent(result, tasks, time.perf_counter() - start, meter.since(mark))
     origin = {**origin, "run_id": tracker.run_id or "untracked"}
     files = write_report(rows, tasks, out, options, spent, origin)
     files["fitness_plot"] = plot_fitness([asdict(r) for r in result.log], out / "fitness.png")

@@ -13,6 +13,7 @@ import numpy as np
 
 from greenmachine.benchmark import Benchmark, SampleProtocol, Sample, draw_sample, fixed_holdout, load_benchmark
 from greenmachine.config import ProbeConfig
+from greenmachine.energy import ESTIMATED
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.statistics.engine import passes_for
 from greenmachine.statistics.table import StatisticsTable
@@ -34,7 +35,8 @@ class TaskData:
         dropped: archs left out because a statistic failed (NaN), with the reason.
         probe: the probe's settings.
         compute_seconds, compute_joules: recorded cost of the statistics of the kept archs (whenever
-            they were computed); joules NaN where the machine has no energy counter.
+            they were computed); joules measured where a counter exists, else estimated.
+        compute_energy_source: `measured` or `estimated` (measured only if every arch's joules were).
     """
 
     space: str
@@ -49,6 +51,7 @@ class TaskData:
     probe: dict[str, object] = field(default_factory=dict)
     compute_seconds: float = 0.0
     compute_joules: float = float("nan")
+    compute_energy_source: str = ESTIMATED
 
     @property
     def name(self) -> str:
@@ -96,11 +99,11 @@ def prepare_task(space: str, dataset: str, metric: str | None, epochs: int | Non
     probe = make_probe(dataset, probe_config, compute.data_dir)
     archs = np.concatenate([sample.search, sample.holdout, evaluation]).astype(np.int64)
     table, keep, cache = cached_table(space, dataset, archs, statistics, probe, options, compute)
-    seconds, joules = cache.costs(passes_for(statistics), archs[keep])
+    cost = cache.costs(passes_for(statistics), archs[keep])
     accuracy = bench.accuracies(dataset, metric, epochs)[archs]
     bounds = np.cumsum([0, len(sample.search), len(sample.holdout), len(evaluation)])
     rows = {name: np.searchsorted(keep, keep[(keep >= lo) & (keep < hi)])
             for name, lo, hi in zip(SETS, bounds[:-1], bounds[1:])}
     dropped = {int(a): "NaN statistics" for a in np.delete(archs, keep)}
     return TaskData(space, dataset, metric, epochs, sample, table, accuracy[keep], rows, dropped, probe.settings(),
-                    float(seconds.sum()), float(joules.sum()))
+                    float(cost.seconds.sum()), float(cost.joules.sum()), cost.source)

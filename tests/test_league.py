@@ -13,6 +13,7 @@ from greenmachine.league import league, ranking_bars, write_league
 from greenmachine.report import UNRANKED, Correlation, best_by_tau, correlation, format_tau, rank_by_tau
 from greenmachine.search import ProxyRow, write_report
 from greenmachine.statistics import StatisticsOptions
+from greenmachine.statistics.cache import Cost
 
 ACCURACY = np.arange(12, dtype=np.float64)
 RNG = np.random.default_rng(0)
@@ -29,8 +30,8 @@ SCORES = {
 UNDEFINED = ["constant", "all_nan", "all_inf"]
 
 
-def _cost() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    return {name: (np.ones(12), np.full(12, np.nan)) for name in SCORES}
+def _cost() -> dict[str, Cost]:
+    return {name: Cost(np.ones(12), np.full(12, 2.0), np.zeros(12, dtype=bool)) for name in SCORES}
 
 
 def test_rank_by_tau_puts_undefined_taus_last_in_their_given_order():

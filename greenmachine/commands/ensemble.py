@@ -14,6 +14,7 @@ from greenmachine.benchmark import fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import SampleProtocol, draw_sample
 from greenmachine.commands import (command, compute_settings, note_own_settings, plain, probe_settings, proxies_of,
                                    statistics_settings, target_of)
+from greenmachine.energy import ESTIMATED, EnergyMeter
 from greenmachine.ensemble import fit_ensemble
 from greenmachine.spaces import get_space
 from greenmachine.statistics.cache import atomic_write_text
@@ -46,22 +47,30 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     archs, scores = scored.archs, scored.scores
     rows = np.arange(len(archs))
     is_train = np.isin(archs, train)
+    meter = EnergyMeter()
+    mark = meter.mark()
     result = fit_ensemble(scores, accuracy[archs], rows[is_train], rows[~is_train], seed=int(cfg.seed), trees=int(cfg.trees))
+    fit_energy = meter.since(mark)
     out = Path(HydraConfig.get().runtime.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = {k: v for k, v in asdict(result).items() if k != "predictions"}
-    summary.update(space=space, dataset=dataset, published_greenfactory_kendall=published)
+    summary.update(space=space, dataset=dataset, published_greenfactory_kendall=published,
+                   **scored.energy.metrics("statistics"), **fit_energy.metrics("fit"))
     atomic_write_text(out / "ensemble.json", json.dumps(summary, indent=2))
     lines = [f"# Random-forest ensemble, {space} {dataset} ({metric})", "",
              f"Trained on {result.n_train} archs, evaluated on the {result.n_test}-arch evaluation holdout.", "",
              "| Kendall tau | Spearman rho | MAE (accuracy points) | GreenFactory published tau |", "|---|---|---|---|",
              f"| {result.kendall:.3f} | {result.spearman:.3f} | {result.mae:.2f} | {'n/a' if published is None else published} |",
+             "", f"Energy: statistics of the {len(archs)} archs {scored.energy}, fitting and predicting {fit_energy}"
+             + (f"; estimated with CodeCarbon's process model, {meter.model.describe()} (docs/energy.md)."
+                if ESTIMATED in (scored.energy.source, fit_energy.source) else "."),
              "", "Feature importances: " + ", ".join(f"{k} {v:.3f}" for k, v in
                                                    sorted(result.importances.items(), key=lambda kv: -kv[1]))]
     atomic_write_text(out / "ensemble.md", "\n".join(lines) + "\n")
     with tracked_run(bool(cfg.tracking.enabled), cfg.tracking.uri, cfg.tracking.experiment, f"ensemble {space}/{dataset}",
                      plain(cfg), {"space": space, "dataset": dataset, "command": "ensemble"}) as tracker:
-        tracker.metrics({"kendall": result.kendall, "spearman": result.spearman, "mae": result.mae})
+        tracker.metrics({"kendall": result.kendall, "spearman": result.spearman, "mae": result.mae}
+                        | scored.energy.metrics("statistics") | fit_energy.metrics("fit"))
         tracker.artifact(out / "ensemble.json")
         tracker.artifact(out / "ensemble.md")
     print("\n".join(lines))

@@ -53,10 +53,14 @@ def evaluate(cfg: DictConfig) -> dict[str, object]:
     spent = scored.seconds
     with tracked_run(bool(cfg.tracking.enabled), cfg.tracking.uri, cfg.tracking.experiment, f"evaluate {space}/{dataset}",
                      plain(cfg), {"space": space, "dataset": dataset, "command": "evaluate"}) as tracker:
-        tracker.metrics({f"kendall.{r.proxy}": r.kendall for r in rows} | {"statistics_seconds": spent})
+        tracker.metrics({f"kendall.{r.proxy}": r.kendall for r in rows} | {"statistics_seconds": spent}
+                        | scored.energy.metrics("statistics")
+                        | {f"joules_per_arch_{r.energy_source}.{r.proxy}": r.joules_per_arch for r in rows
+                           if r.joules_per_arch is not None})
         for path in files.values():
             tracker.artifact(path)
     print(files["markdown"].read_text())
-    print(f"compute spent on statistics: {spent:.0f} s over {len(archs)} archs ({bad} dropped for failed statistics)"
+    print(f"compute spent on statistics: {spent:.0f} s, {scored.energy}, over {len(archs)} archs "
+          f"({bad} dropped for failed statistics)"
           f" -> {out}")
     return {"out": str(out), "rows": len(rows)}

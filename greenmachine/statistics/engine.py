@@ -44,7 +44,8 @@ class Statistics:
         layer: per-layer statistics, name -> float64 [L].
         scalar: per-network statistics, name -> float.
         seconds: wall time of each pass that ran.
-        joules: energy of each pass that ran, where an energy meter was given and has a counter.
+        joules: energy of each pass that ran, where an energy meter was given (measured or estimated).
+        energy_source: `measured` or `estimated`: how the meter got `joules` (empty without a meter).
     """
 
     layers: tuple[str, ...]
@@ -52,6 +53,7 @@ class Statistics:
     scalar: dict[str, float]
     seconds: dict[str, float] = field(default_factory=dict)
     joules: dict[str, float] = field(default_factory=dict)
+    energy_source: str = ""
 
     def __getitem__(self, name: str) -> np.ndarray | float:
         return self.layer[name] if name in self.layer else self.scalar[name]
@@ -99,7 +101,7 @@ def compute_statistics(net: nn.Module, probe: Probe, names: Iterable[str] | None
 
     Only the passes those statistics need are run. The network is left as it was: passes restore
     its mode, gradients and buffers, and those that re-initialise or modify weights never touch it.
-    With a `meter`, each pass's energy is recorded where the machine has a counter. Raises
+    With a `meter`, each pass's energy is recorded (measured where the machine has a counter, else estimated). Raises
     GreenmachineError for an empty or non-finite probe and for non-finite weights (see check_inputs).
     """
     if isinstance(names, str):
@@ -118,14 +120,14 @@ def compute_statistics(net: nn.Module, probe: Probe, names: Iterable[str] | None
     joules: dict[str, float] = {}
     wanted = set(names)
     for pass_name in pass_names:
-        energy = meter.joules() if meter is not None else None
+        mark = meter.mark() if meter is not None else None
         start = time.perf_counter()
         produced = PASSES[pass_name].run(ctx)
         if ctx.device.type == "cuda":
             torch.cuda.synchronize(ctx.device)
         seconds[pass_name] = time.perf_counter() - start
-        if energy is not None:
-            joules[pass_name] = meter.joules() - energy
+        if mark is not None:
+            joules[pass_name] = meter.since(mark).joules
         for stat, value in produced.items():
             if stat not in wanted:
                 continue
@@ -133,4 +135,4 @@ def compute_statistics(net: nn.Module, probe: Probe, names: Iterable[str] | None
                 layer[stat] = np.asarray(value, dtype=np.float64)
             else:
                 scalar[stat] = float(value)
-    return Statistics(tuple(ctx.layers), layer, scalar, seconds, joules)
+    return Statistics(tuple(ctx.layers), layer, scalar, seconds, joules, meter.source if meter is not None else "")

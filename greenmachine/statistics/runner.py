@@ -105,7 +105,7 @@ def compute_archs(job: CacheJob, work: Work) -> dict[str, list[ArchResult]]:
             scalar = {s: stats.scalar[s] for s in produced if s in stats.scalar}
             bad = [s for s, v in {**layer, **scalar}.items() if not np.all(np.isfinite(v))]
             out[p].append(ArchResult(arch, layer, scalar, stats.seconds[p], stats.joules.get(p, float("nan")),
-                                     "nonfinite:" + ",".join(bad) if bad else "ok"))
+                                     "nonfinite:" + ",".join(bad) if bad else "ok", stats.energy_source))
     return dict(out)
 
 
