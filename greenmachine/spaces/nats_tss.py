@@ -9,7 +9,8 @@ from types import MappingProxyType
 
 from torch import nn
 
-from greenmachine.spaces.base import OfficialFiles, SearchSpace, SpaceDataset
+from greenmachine.graph import edge_cell_features
+from greenmachine.spaces.base import Arch, OfficialFiles, SearchSpace, SpaceDataset
 from greenmachine.spaces.cell import ArchStringError, Genotype
 from greenmachine.spaces.isomorphism import unique_str
 from greenmachine.spaces.network import NatsNetwork
@@ -80,6 +81,11 @@ class NatsTSS(SearchSpace):
     def is_connected(self, arch_str: str) -> bool:
         """Return whether the cell has a path of non-`none` ops from input to output (341 archs have none)."""
         return Genotype.parse(arch_str).is_connected()
+
+    def graph_features(self, arch: Arch) -> dict[str, float]:
+        """Return the graph features of the cell (ops on its 6 edges, kinds TSS_OPS), not of the whole network."""
+        cell = Genotype.parse(self.resolve(arch)[1])
+        return edge_cell_features(cell.edges(), len(cell.nodes) + 1, TSS_OPS)
 
     def _build(self, arch_str: str, num_classes: int) -> nn.Module:
         c, n = self.channels, self.cells_per_stage
