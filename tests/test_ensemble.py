@@ -82,3 +82,21 @@ def test_command_adds_graph_features_and_fits_the_chosen_regressor(tmp_path):
     assert "Ensemble (lightgbm), tiny_cnn cifar10" in result.stdout and "2 proxies and 55 graph features" in result.stdout
     summary = json.loads((tmp_path / "run" / "ensemble.json").read_text())
     assert summary["regressor"] == "lightgbm" and "graph.paths" in summary["features"]
+
+
+@pytest.mark.parametrize(("arg", "message"), [("regressor=xgb", "unknown regressor 'xgb'; valid: lightgbm, random_forest"),
+                                              ("graph_features=maybe", "unknown graph_features 'maybe'; valid: False, True")])
+def test_a_bad_regressor_or_graph_switch_is_one_clear_line_before_any_work(monkeypatch, tmp_path, capsys, arg, message):
+    import sys
+
+    from greenmachine.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    monkeypatch.setenv("GREENMACHINE_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(SystemExit) as exit_:
+        main(["ensemble", arg, "tracking=none"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert f"greenmachine ensemble: error: {message}" in err
+    assert not (tmp_path / "cache").exists()

@@ -15,6 +15,7 @@ from greenmachine.benchmark.sampling import SampleProtocol, draw_sample
 from greenmachine.commands import (command, compute_settings, note_own_settings, plain, probe_settings, proxies_of,
                                    statistics_settings, target_of)
 from greenmachine.ensemble import REGRESSORS, fit_ensemble
+from greenmachine.errors import check_choice
 from greenmachine.graph import graph_feature_table
 from greenmachine.spaces import get_space
 from greenmachine.statistics.cache import atomic_write_text
@@ -32,6 +33,7 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     """
     regressor = str(cfg.regressor)
     REGRESSORS[regressor]  # an unknown name stops here, before any statistics are computed
+    check_choice("graph_features", cfg.graph_features, (True, False))
     target = target_of(cfg)
     space, dataset, metric, epochs = target.space, target.dataset, target.metric, target.epochs
     published = get_space(space).published.get(("GreenFactory", dataset))
@@ -48,7 +50,7 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
     scored = score_archs(proxies, space, dataset, np.concatenate([train, test]), probe, options, compute)
     archs, scores = scored.archs, dict(scored.scores)
-    if bool(cfg.graph_features):
+    if cfg.graph_features:
         graph = graph_feature_table(get_space(space), [int(a) for a in archs])
         scores.update({f"graph.{name}": values for name, values in graph.items()})
     rows = np.arange(len(archs))
