@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from types import SimpleNamespace
@@ -59,7 +60,8 @@ def test_league_ranks_defined_taus_first_then_the_undefined_ones():
 
 def test_league_files_keep_the_order_and_flag_undefined_taus(tmp_path):
     rows = league(SCORES, ACCURACY, "nats_tss", "cifar10", _cost())
-    files = write_league(rows, SCORES, ACCURACY, tmp_path, "test league")
+    archs = np.arange(100, 112)
+    files = write_league(rows, SCORES, ACCURACY, tmp_path, "test league", archs)
     text = files["json"].read_text()
     assert "NaN" not in text  # strict JSON
     table = json.loads(text)
@@ -75,6 +77,13 @@ def test_league_files_keep_the_order_and_flag_undefined_taus(tmp_path):
     assert labels[::-1][:4] == [r.proxy for r in rows[:4]] and widths[-1] == 1.0
     assert labels[:3] == [f"{name} (n/a)" for name in reversed(UNDEFINED)] and widths[:3] == [0.0] * 3
     assert files["ranking"].is_file()
+    with files["scores"].open() as f:  # each arch's scores beside the table, columns in the table's order
+        table = list(csv.DictReader(f))
+    assert list(table[0]) == ["arch", "accuracy", *(r.proxy for r in rows)]
+    assert [int(r["arch"]) for r in table] == archs.tolist()
+    assert [float(r["accuracy"]) for r in table] == ACCURACY.tolist()
+    for name, scores in SCORES.items():
+        np.testing.assert_array_equal([float(r[name]) for r in table], scores)
 
 
 def _correlation(tau: float) -> Correlation:
