@@ -118,3 +118,15 @@ def test_the_search_report_has_no_best_baseline_when_none_ranks(tmp_path, taus):
                            "search_seconds"), 0.0) | {"statistics_joules": math.nan}
     report = write_report(rows, [task], tmp_path, StatisticsOptions(), spent)["report"].read_text()
     assert "best baseline" not in report
+
+
+def test_scatter_plots_ranks_so_a_huge_range_stays_readable(tmp_path):
+    from greenmachine.report import percentile_ranks, plot_fitness, plot_scatter
+
+    np.testing.assert_allclose(percentile_ranks(np.array([1e30, -5.0, 1e-30, 1e-30])), [100.0, 25.0, 62.5, 62.5])
+    assert percentile_ranks(np.array([])).shape == (0,)
+    scores = np.concatenate([10.0 ** np.linspace(-30, 30, 11), [np.nan]])  # synflow-like range, one failure
+    assert plot_scatter(scores, ACCURACY, "huge range", tmp_path / "scatter.png").stat().st_size > 0
+    log = [{"generation": g, "best_fitness": 0.1 * g, "median_fitness": math.nan if g == 0 else 0.05 * g}
+           for g in range(3)]
+    assert plot_fitness(log, tmp_path / "fitness.png", ("nwot", 0.15)).stat().st_size > 0

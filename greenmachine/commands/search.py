@@ -88,11 +88,16 @@ def prepare_tasks(settings: TaskSettings, statistics: list[str], options: Statis
                          settings.probe, statistics, options, settings.compute) for t in settings.targets]
 
 
-def search_run_name(settings: TaskSettings, gp_config: GPConfig, seed: int) -> str:
-    """Return the MLflow run name of a search: its tasks, sampling, population and seed."""
+def search_run_name(settings: TaskSettings, gp_config: GPConfig) -> str:
+    """Return the MLflow run name of a search: its tasks, sampling, population and seed.
+
+    e.g. `search nats_tss/cifar10 · stratified n=1000 · pop 500 · seed 0`; the seed is the GP's, followed
+    by the sample's where the two differ (`seed 1 (sample 0)`).
+    """
     protocol = settings.protocol
+    seed = f"seed {gp_config.seed}" + (f" (sample {protocol.seed})" if protocol.seed != gp_config.seed else "")
     return run_name("search", ",".join(f"{t.space}/{t.dataset}" for t in settings.targets),
-                    f"{protocol.strategy} n={protocol.n}", f"pop {gp_config.population}", f"seed {seed}")
+                    f"{protocol.strategy} n={protocol.n}", f"pop {gp_config.population}", seed)
 
 
 @command("search", "evolve proxies with GP, report them on archs never searched, export them as Python")
@@ -110,10 +115,11 @@ def search(cfg: DictConfig) -> dict[str, object]:
     names = ",".join(f"{t.space}/{t.dataset}" for t in settings.targets)
     tags = {"space": first.space, "dataset": first.dataset, "sampling": settings.protocol.strategy, "tasks": names}
     line = command_line("search")
-    with track(cfg, search_run_name(settings, gp_config, int(cfg.seed)), tags, record=out / RUN_FILE,
+    with track(cfg, search_run_name(settings, gp_config), tags, record=out / RUN_FILE,
                resume=(out / CHECKPOINT).is_file()) as tracker:
+        opened = time.perf_counter()
         tasks = prepare_tasks(settings, statistics, options)
-        prepared = time.perf_counter() - start
+        prepared = time.perf_counter() - opened
         origin = {"command": line, "tasks": names, "sampling": tasks[0].sample.describe(), "output": str(out)}
         outcome = run_search(tasks, gp_config, out, tracker, options, origin, bool(cfg.progress),
                              settings.compute.device)
