@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +169,8 @@ def plot_scatter(scores: np.ndarray, accuracy: np.ndarray, title: str, path: Pat
     ax.set_ylim(0, 101)
     ax.set_xlabel("proxy score rank, percentile (score there)", fontsize=8)
     ax.set_ylabel("accuracy rank, percentile (accuracy there)", fontsize=8)
-    ax.set_title(f"{title}\nKendall {format_tau(c.kendall)}, Spearman {format_tau(c.spearman)}, n={c.n}", fontsize=9)
+    wrapped = "\n".join(textwrap.wrap(title, 64))  # a long formula would run off the figure
+    ax.set_title(f"{wrapped}\nKendall {format_tau(c.kendall)}, Spearman {format_tau(c.spearman)}, n={c.n}", fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

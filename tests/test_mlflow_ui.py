@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import TINY, free_port, run
+from tests.test_cli import GREENMACHINE, TINY, free_port
 
 CHROMIUM = next((path for name in ("chromium", "chromium-browser", "google-chrome") if (path := shutil.which(name))),
                 None)
@@ -39,7 +39,10 @@ def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow_ui")
     uri = f"sqlite:///{root / 'mlruns.db'}"
     env = {"GREENMACHINE_CACHE": str(root / "cache"), "MLFLOW_TRACKING_URI": uri}
-    run(["search", "--multirun", *TINY, "gp.seed=0,1", f"hydra.sweep.dir={root / 'sweep'}"], root, env)
+    args = ["search", "--multirun", *TINY, "gp.seed=0,1", f"hydra.sweep.dir={root / 'sweep'}"]
+    done = subprocess.run([*GREENMACHINE, *args], cwd=root, env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=3600)  # about a minute on an idle machine; far longer on a crowded one
+    assert done.returncode == 0, f"greenmachine {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return root, uri
 
 
