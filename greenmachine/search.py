@@ -16,6 +16,7 @@ from greenmachine.energy import ESTIMATED, Energy, EnergyMeter, energy_from_metr
 from greenmachine.errors import CorruptFileError, describe
 from greenmachine.export import ExportedProxy, write_module
 from greenmachine.gp import GenerationRecord, GPConfig, SearchResult, bind, compile_program, evolve, to_math, to_python
+from greenmachine.gp.fitness import FITNESSES, Task
 from greenmachine.gp.render import terminals_of
 from greenmachine.report import (Correlation, baseline_names, best_by_tau, correlation, format_tau, plot_fitness,
                                  plot_scatter, rank_by_tau, score_baselines)
@@ -54,7 +55,8 @@ def _progress(config: GPConfig, tracker: Tracker, enabled: bool):
     so calling it with every record of the finished search fills in any generation that was
     checkpointed but not logged, and the run has exactly one point per generation.
     """
-    bar = tqdm(total=config.generations + 1, desc="search", unit="gen", disable=not enabled, dynamic_ncols=True)
+    bar = tqdm(total=config.generations + 1, desc="GP generations (best/median Kendall tau on search archs)", unit="gen",
+               disable=not enabled, dynamic_ncols=True)
     logged = tracker.logged_steps("best_tau") if tracker.resumed else set()
     first = True
 
@@ -75,7 +77,8 @@ def _progress(config: GPConfig, tracker: Tracker, enabled: bool):
     def callback(record: GenerationRecord) -> None:
         nonlocal first
         bar.n = record.generation + 1
-        bar.set_postfix(best=f"{record.best_fitness:.4f}", size=f"{record.mean_size:.1f}")
+        bar.set_postfix(best=f"{record.best_fitness:.4f}", median=f"{record.median_fitness:.4f}",
+                        mean_size=f"{record.mean_size:.1f}")
         bar.refresh()
         if first and tracker.resumed:  # the generation that was in flight when the search stopped
             tracker.tags({"resumed_at_generation": record.generation})
@@ -100,6 +103,17 @@ def _rows(result: SearchResult, tasks: Sequence[TaskData]) -> list[ProxyRow]:
         scores = {task: {s: per[name] for s, per in sets.items()} for task, sets in baseline_scores.items()}
         rows.append(ProxyRow(name, "baseline", name, name, 1, scores))
     return rows
+
+
+def best_baseline_fitness(rows: Sequence[ProxyRow], searched: Sequence[TaskData], fitness: str) -> tuple[str, float] | None:
+    """Return the baseline with the best fitness on the search archs and that fitness (None when none ranks them).
+
+    A baseline's fitness combines its Kendall taus on the searched tasks as the search's `fitness` does.
+    """
+    combine = FITNESSES[fitness]([Task(*t.subset("search")) for t in searched]).combine
+    scored = [(r.name, float(combine(np.array([[r.scores[t.name]["search"].kendall] for t in searched]))[0]))
+              for r in rows if r.kind == "baseline"]
+    return best_by_tau(scored, lambda pair: pair[1])
 
 
 def _mean_tau(row: ProxyRow, set_name: str) -> float:
@@ -223,7 +237,8 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
     mark = meter.mark()
     out.mkdir(parents=True, exist_ok=True)
     tasks = [replace(t, table=t.table.to(device)) for t in tasks]  # programs run where the tables are
-    searched = [t.subset("search") for t in (tasks[:1] if config.fitness == "kendall" else tasks)]
+    searched_tasks = tasks[:1] if config.fitness == "kendall" else tasks
+    searched = [t.subset("search") for t in searched_tasks]
     bar, callback, log = _progress(config, tracker, progress)
     with bar:
         result = evolve([tab for tab, _ in searched], [acc for _, acc in searched], config, [callback],
@@ -234,7 +249,8 @@ def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: 
     spent = compute_spent(result, tasks, time.perf_counter() - start, meter.since(mark))
     origin = {**origin, "run_id": tracker.run_id or "untracked"}
     files = write_report(rows, tasks, out, options, spent, origin)
-    files["fitness_plot"] = plot_fitness([asdict(r) for r in result.log], out / "fitness.png")
+    files["fitness_plot"] = plot_fitness([asdict(r) for r in result.log], out / "fitness.png",
+                                         best_baseline_fitness(rows, searched_tasks, config.fitness))
     found = [r for r in rows if r.kind == "found"]
     if found:
         best = result.hall_of_fame[0]

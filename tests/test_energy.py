@@ -181,9 +181,9 @@ def test_cache_records_carry_the_label_from_a_fake_counter_to_the_league(tmp_pat
     measured = league({"a": accuracy[:2]}, accuracy[:2], "nats_tss", "cifar10", {"a": cost})
     estimated = league({"b": accuracy}, accuracy, "nats_tss", "cifar10", {"b": mixed})
     assert (measured[0].joules_per_arch, measured[0].energy_source, estimated[0].energy_source) == (5.0, MEASURED, ESTIMATED)
-    text = write_league(measured, {"a": accuracy[:2]}, accuracy[:2], tmp_path / "m", "t")["markdown"].read_text()
+    text = write_league(measured, {"a": accuracy[:2]}, accuracy[:2], tmp_path / "m", "t", np.array([3, 11]))["markdown"].read_text()
     assert "| 5 (measured) |" in text
-    text = write_league(estimated, {"b": accuracy}, accuracy, tmp_path / "e", "t")["markdown"].read_text()
+    text = write_league(estimated, {"b": accuracy}, accuracy, tmp_path / "e", "t", np.array([3, 11, 284]))["markdown"].read_text()
     assert " (estimated) |" in text and "CodeCarbon's process model" in text
 
 

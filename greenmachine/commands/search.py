@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from greenmachine.benchmark import SampleProtocol
-from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings, target_of
-from greenmachine.config import ConfigError, build
+from greenmachine.commands import (command, command_line, compute_settings, plain, probe_settings, statistics_settings,
+                                   target_of, track)
+from greenmachine.config import ConfigError, ProbeConfig, build
 from greenmachine.errors import UnknownNameError
 from greenmachine.gp import GPConfig
 from greenmachine.gp.pset import build_pset
@@ -17,8 +20,10 @@ from greenmachine.report import format_tau
 from greenmachine.search import CHECKPOINT, run_search
 from greenmachine.spaces import Target, get_space
 from greenmachine.statistics import STATISTICS, StatisticsOptions
+from greenmachine.summaries import search_headline
 from greenmachine.tasks import TaskData, prepare_task
-from greenmachine.tracking import RUN_FILE, tracked_run
+from greenmachine.tracking import RUN_FILE, run_name
+from greenmachine.workspace import Compute
 
 
 def task_targets(cfg: DictConfig) -> list[Target]:
@@ -60,35 +65,71 @@ def check_gp(settings: dict, statistics: list[str]) -> GPConfig:
     return config
 
 
-def prepare_tasks(cfg: DictConfig, statistics: list[str], options: StatisticsOptions) -> list[TaskData]:
+@dataclass(frozen=True)
+class TaskSettings:
+    """A search's task settings, checked before any work: targets, sampling, holdouts, probe, compute."""
+
+    targets: tuple[Target, ...]
+    protocol: SampleProtocol
+    evaluation_size: int | None
+    probe: ProbeConfig
+    compute: Compute
+
+
+def task_settings(cfg: DictConfig) -> TaskSettings:
+    """Return the run's task settings, checked (a bad value raises before any statistic is computed)."""
+    return TaskSettings(tuple(task_targets(cfg)), build(SampleProtocol, plain(cfg, "sampling"), "sampling"),
+                        evaluation_size_of(cfg.evaluation_size), probe_settings(cfg), compute_settings(cfg))
+
+
+def prepare_tasks(settings: TaskSettings, statistics: list[str], options: StatisticsOptions) -> list[TaskData]:
     """Return every target of the run prepared: samples drawn, statistics cached and loaded."""
-    protocol = build(SampleProtocol, plain(cfg, "sampling"), "sampling")
-    probe = probe_settings(cfg)
-    compute = compute_settings(cfg)
-    evaluation_size = evaluation_size_of(cfg.evaluation_size)
-    return [prepare_task(t.space, t.dataset, t.metric, t.epochs, protocol, evaluation_size, probe, statistics, options,
-                         compute) for t in task_targets(cfg)]
+    return [prepare_task(t.space, t.dataset, t.metric, t.epochs, settings.protocol, settings.evaluation_size,
+                         settings.probe, statistics, options, settings.compute) for t in settings.targets]
+
+
+def search_run_name(settings: TaskSettings, gp_config: GPConfig) -> str:
+    """Return the MLflow run name of a search: its tasks, sampling, population and seed.
+
+    e.g. `search nats_tss/cifar10 · stratified n=1000 · pop 500 · seed 0`; the seed is the GP's, followed
+    by the sample's where the two differ (`seed 1 (sample 0)`).
+    """
+    protocol = settings.protocol
+    seed = f"seed {gp_config.seed}" + (f" (sample {protocol.seed})" if protocol.seed != gp_config.seed else "")
+    return run_name("search", ",".join(f"{t.space}/{t.dataset}" for t in settings.targets),
+                    f"{protocol.strategy} n={protocol.n}", f"pop {gp_config.population}", seed)
 
 
 @command("search", "evolve proxies with GP, report them on archs never searched, export them as Python")
 def search(cfg: DictConfig) -> dict[str, object]:
-    """Run one search in the Hydra run folder and print where its results are."""
+    """Run one search in the Hydra run folder and print where its results are.
+
+    Its MLflow run opens before the statistics are prepared, so the run's duration is the command's.
+    """
+    start = time.perf_counter()
     statistics, options = statistics_settings(cfg)
     gp_config = check_gp(plain(cfg, "gp"), statistics)
-    tasks = prepare_tasks(cfg, statistics, options)
+    settings = task_settings(cfg)
     out = Path(HydraConfig.get().runtime.output_dir)
-    first = tasks[0]
-    tags = {"space": first.space, "dataset": first.dataset, "sampling": first.sample.protocol.strategy,
-            "tasks": ",".join(t.name for t in tasks)}
-    origin = {"command": "greenmachine search " + " ".join(HydraConfig.get().overrides.task),
-              "tasks": tags["tasks"], "sampling": first.sample.describe(), "output": str(out)}
-    tracking = cfg.tracking
-    with tracked_run(bool(tracking.enabled), tracking.uri, tracking.experiment, f"search {tags['tasks']}",
-                     plain(cfg), tags, record=out / RUN_FILE, resume=(out / CHECKPOINT).is_file()) as tracker:
+    first = settings.targets[0]
+    names = ",".join(f"{t.space}/{t.dataset}" for t in settings.targets)
+    tags = {"space": first.space, "dataset": first.dataset, "sampling": settings.protocol.strategy, "tasks": names}
+    line = command_line("search")
+    with track(cfg, search_run_name(settings, gp_config), tags, record=out / RUN_FILE,
+               resume=(out / CHECKPOINT).is_file()) as tracker:
+        opened = time.perf_counter()
+        tasks = prepare_tasks(settings, statistics, options)
+        prepared = time.perf_counter() - opened
+        origin = {"command": line, "tasks": names, "sampling": tasks[0].sample.describe(), "output": str(out)}
         outcome = run_search(tasks, gp_config, out, tracker, options, origin, bool(cfg.progress),
-                             compute_settings(cfg).device)
+                             settings.compute.device)
+        wall = time.perf_counter() - start
+        tracker.metrics({"wall_seconds": wall, "prepare_seconds": prepared})
+        best_tree = outcome.result.hall_of_fame[0].tree if outcome.result.hall_of_fame else None
+        tracker.conclude(search_headline(outcome.rows, best_tree, tasks, wall, prepared, out, line))
     found = [r for r in outcome.rows if r.kind == "found"]
-    print(f"\nsearch done in {outcome.seconds:.0f} s -> {out}")
+    print(f"\nsearch done in {wall:.0f} s wall time, statistics included ({prepared:.0f} s preparing the tasks: "
+          f"sampling, statistics passes, loading; {outcome.seconds:.0f} s GP search and report) -> {out}")
     if found:
         best = found[0]
         for task, sets in best.scores.items():

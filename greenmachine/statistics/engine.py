@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from greenmachine.data.probe import Probe
+from greenmachine.data.probe import Probe, user_probe
 from greenmachine.energy import EnergyMeter
 from greenmachine.errors import GreenmachineError
-from greenmachine.statistics.core import PASSES, STATISTICS, PassContext, StatisticsOptions, find_layers
+from greenmachine.statistics.core import LABELLED, PASSES, STATISTICS, PassContext, StatisticsOptions, find_layers
 
 # Statistics cached by default: everything except the passes that cost several forward/backward
 # passes on their own (grasp's double backward, SWAP's 32 re-initialisations).
@@ -95,9 +95,15 @@ def check_inputs(net: nn.Module, probe: Probe) -> None:
                                     "initialise it again (or load finite weights)")
 
 
-def compute_statistics(net: nn.Module, probe: Probe, names: Iterable[str] | None = None,
-                       options: StatisticsOptions | None = None, meter: EnergyMeter | None = None) -> Statistics:
+def compute_statistics(net: nn.Module, probe: Probe | torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+                       names: Iterable[str] | None = None, options: StatisticsOptions | None = None,
+                       meter: EnergyMeter | None = None) -> Statistics:
     """Return the statistics `names` (default: `default_statistics()`) of `net` on `probe`.
+
+    `probe` takes the forms `greenmachine.score` takes: a Probe (`greenmachine.data.probe_batch`),
+    images float [B, C, H, W] normalised as the network expects, or (images, labels int [B]); labels
+    are needed only by the statistics that read them (snip, grad_norm, ...), and a bad batch raises
+    naming the valid forms.
 
     Only the passes those statistics need are run. The network is left as it was: passes restore
     its mode, gradients and buffers, and those that re-initialise or modify weights never touch it.
@@ -106,8 +112,9 @@ def compute_statistics(net: nn.Module, probe: Probe, names: Iterable[str] | None
     """
     if isinstance(names, str):
         raise GreenmachineError(f"names={names!r} is a string; give a list of statistic names, e.g. names=[{names!r}]")
-    check_inputs(net, probe)
     names = list(dict.fromkeys(default_statistics() if names is None else names))
+    probe = user_probe(probe, labelled=sorted(set(names) & LABELLED))
+    check_inputs(net, probe)
     options = options or StatisticsOptions()
     pass_names = passes_for(names)
     param = next(net.parameters(), None)

@@ -288,8 +288,8 @@ def fill_cache(cache: StatisticsCache, archs: list[int], passes: list[str], job:
     computed: set[int] = set()  # archs with a pass computed by this process
     report = FillReport()
     claims = _Claims(cache)
-    with tqdm(total=todo, desc=f"statistics {cache.space}/{cache.dataset}", unit="arch", disable=not (progress and work),
-              dynamic_ncols=True) as bar:
+    with tqdm(total=todo, desc=f"statistics passes {cache.space}/{cache.dataset} (archs not cached)", unit="arch",
+              disable=not (progress and work), dynamic_ncols=True) as bar:
         try:
             while work:
                 chunks = claims.chunks(work, chunk_size)
