@@ -9,9 +9,10 @@ Builds a synthetic statistics table (random depths, padded layers) and times, on
    Kendall tau against a target) with greenmachine's `Fitness`, then the same trees again (all
    answered by the memo), then the stages of a unique evaluation (intern, run, rank) separately;
 2. the same trees the way a user of plain DEAP evaluates them: `gp.compile` to a Python function of
-   numpy arrays (the table as it is stored: float32, archs x layers, with the same primitives written
-   in numpy), `scipy.stats.kendalltau` of its scores; its stages, the ratio, and how far its taus
-   agree with ours (float32 rounding, and overflow that plain numpy turns into inf where ours saturates);
+   numpy arrays (archs x layers, float32 as the table stores them or `--plain-dtype float64`, the
+   same primitives written in numpy), `scipy.stats.kendalltau` of its scores; its stages, the ratio,
+   and how far its taus agree with ours (rounding, and overflow that plain numpy turns into inf where
+   ours saturates);
 3. a real search's populations (`--population` x `--generations`, DEAP's usual loop: every individual
    without a valid fitness is evaluated each generation): seconds per generation, ours (with its
    memo) and plain DEAP's.
@@ -40,7 +41,8 @@ from greenmachine.gp.config import GPConfig
 from greenmachine.gp.evaluate import Evaluator, bind
 from greenmachine.gp.evolve import evolve
 from greenmachine.gp.fitness import FITNESSES, Fitness, Task
-from greenmachine.gp.primitives import EPS, PRIMITIVES
+from greenmachine.gp import primitives
+from greenmachine.gp.primitives import EPS, PRIMITIVES, layer_sum
 from greenmachine.gp.pset import build_pset, deap_name, generate, parse_tree
 from greenmachine.metrics import KendallTau
 from greenmachine.statistics.table import StatisticsTable
@@ -89,19 +91,20 @@ def random_trees(pset: gp.PrimitiveSetTyped, count: int, smallest: int, largest:
 class PlainDeap:
     """What a user of plain DEAP writes: the primitives in numpy, `gp.compile`, `scipy.stats.kendalltau`.
 
-    The table is used as stored (float32, per-layer values [N, L] with the mask), the per-network
-    values as [N, 1] so they broadcast over layers; reductions ignore padded layers.
+    Per-layer values are [N, L] (archs x layers, as the table stores them) with the mask, per-network
+    values [N, 1] so they broadcast over layers; reductions ignore padded layers.
 
     Args:
         table: the statistics.
         target: the accuracies, float [N].
         pset: greenmachine's primitive set of the trees to evaluate (names and argument order).
+        dtype: the arrays' type: float32 as the table stores them, or float64 as many users convert.
     """
 
-    def __init__(self, table: StatisticsTable, target: np.ndarray, pset: gp.PrimitiveSetTyped):
+    def __init__(self, table: StatisticsTable, target: np.ndarray, pset: gp.PrimitiveSetTyped, dtype: str):
         present = table.mask.numpy()
-        count = np.maximum(present.sum(1, keepdims=True), 1).astype(np.float32)
-        depth_weight = (np.cumsum(present, 1) * present / count).astype(np.float32)
+        count = np.maximum(present.sum(1, keepdims=True), 1).astype(dtype)
+        depth_weight = (np.cumsum(present, 1) * present / count).astype(dtype)
         last = np.maximum(present.sum(1) - 1, 0)[:, None]
 
         def centred(x):
@@ -132,8 +135,8 @@ class PlainDeap:
             for signature in definition.signatures:
                 self.pset.addPrimitive(functions[name], list(signature[0]), signature[1],
                                        name=deap_name(definition, signature))
-        self.arguments = [table.layer[n].numpy() if n in table.layer else table.scalar[n].numpy()[:, None]
-                          for n in pset.arguments]
+        columns = [table.layer[n] if n in table.layer else table.scalar[n][:, None] for n in pset.arguments]
+        self.arguments = [column.numpy().astype(dtype) for column in columns]
         self.target = target
         self.size = len(table)
 
@@ -205,8 +208,9 @@ def ours_stages(table: StatisticsTable, target: np.ndarray, trees: list[gp.Primi
     numpy_scores = scores.double().cpu().numpy()
     rank_cpu, _, _ = best_of(repeats, lambda: [tau.batch(numpy_scores[i:i + 16]) for i in range(0, len(trees), 16)])
     per = 1e6 / len(trees)
+    calls = f"{evaluators[-1].computed} primitive calls, {evaluators[-1].reused} reused"
     print(f"  ours, stages: memo key {key_cpu * per:.0f} us, run {run_cpu * per:.0f} us (wall {run_wall * per:.0f}; "
-          f"{evaluators[-1].computed} primitive calls, {evaluators[-1].reused} reused), Kendall tau {rank_cpu * per:.0f} us")
+          f"{calls}), Kendall tau {rank_cpu * per:.0f} us")
 
 
 def plain_unique(plain: PlainDeap, trees: list[gp.PrimitiveTree], repeats: int) -> tuple[float, list[float]]:
@@ -218,7 +222,8 @@ def plain_unique(plain: PlainDeap, trees: list[gp.PrimitiveTree], repeats: int) 
     rank_cpu, _, _ = best_of(repeats, lambda: [plain.rank(s) for s in scores])
     per = 1e6 / len(trees)
     print(f"  plain DEAP, unique evaluations: {cpu * per:6.0f} us each (wall {wall * per:.0f} us); stages: "
-          f"gp.compile {compile_cpu * per:.0f} us, run {run_cpu * per:.0f} us, scipy kendalltau {rank_cpu * per:.0f} us")
+          f"gp.compile {compile_cpu * per:.0f} us, run {run_cpu * per:.0f} us, "
+          f"scipy kendalltau {rank_cpu * per:.0f} us")
     return cpu, values
 
 
@@ -228,8 +233,9 @@ def agreement(ours: list[float], plain: list[float]) -> str:
     both = np.isfinite(a) & np.isfinite(b)
     difference = np.abs(a[both] - b[both])
     return (f"valid in both {both.sum()} (ours only {(np.isfinite(a) & ~np.isfinite(b)).sum()}, plain only "
-            f"{(~np.isfinite(a) & np.isfinite(b)).sum()}); |tau difference| <= 1e-6 for {np.mean(difference <= 1e-6):.1%}, "
-            f"<= 1e-3 for {np.mean(difference <= 1e-3):.1%}, largest {difference.max():.3g}")
+            f"{(~np.isfinite(a) & np.isfinite(b)).sum()}); |tau difference| <= 1e-6 for "
+            f"{np.mean(difference <= 1e-6):.1%}, <= 1e-3 for {np.mean(difference <= 1e-3):.1%}, "
+            f"largest {difference.max():.3g}")
 
 
 def search_batches(table: StatisticsTable, target: np.ndarray, population: int, generations: int,
@@ -299,6 +305,7 @@ def profile(table: StatisticsTable, target: np.ndarray, trees: list[gp.Primitive
 
     for name, definition in PRIMITIVES.items():  # the registry's frozen records, patched for this run only
         object.__setattr__(definition, "function", timed(name, originals[name]))
+    primitives.layer_sum = timed("layer_sum", layer_sum)  # called inside the reductions: timed within them
     try:
         fitness = FITNESSES["kendall"]([Task(table, target)])
         clock = Clock()
@@ -307,11 +314,20 @@ def profile(table: StatisticsTable, target: np.ndarray, trees: list[gp.Primitive
     finally:
         for name, definition in PRIMITIVES.items():
             object.__setattr__(definition, "function", originals[name])
+        primitives.layer_sum = layer_sum
+    within = own.pop("layer_sum", 0.0), calls.pop("layer_sum", 0)
     per = 1e6 / len(trees)
     print(f"  profile of one pass ({total * per:.0f} us per unique evaluation, CPU time), per evaluation:")
     for name, seconds in own.most_common():
         print(f"    {seconds * per:6.1f} us  {calls[name] / len(trees):5.2f} calls  {name}")
     print(f"    {(total - sum(own.values())) * per:6.1f} us  outside primitives (memo keys, interning, ranking, ...)")
+    print(f"    {within[0] * per:6.1f} us  {within[1] / len(trees):5.2f} calls  layer_sum: the exact sums over layers "
+          "inside sum/mean/std_layers, normalise and depth_weighted_sum (counted in them above)")
+    values = bind(table).values["layer_stat0"] * bind(table).mask.present
+    exact, _, _ = best_of(5, lambda: [layer_sum(values) for _ in range(200)])
+    plain, _, _ = best_of(5, lambda: [values.sum(0, keepdim=True) for _ in range(200)])
+    print(f"  layer_sum of one per-layer value: {exact / 200 * 1e6:.1f} us; torch's float32 sum of it: "
+          f"{plain / 200 * 1e6:.1f} us")
 
 
 def main() -> None:
@@ -325,6 +341,8 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement; the least CPU time is shown")
     parser.add_argument("--profile", action="store_true", help="also profile our unique evaluations")
+    parser.add_argument("--plain-dtype", default="float32", choices=("float32", "float64"),
+                        help="plain DEAP's array type (float32: the table as stored)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -348,7 +366,7 @@ def main() -> None:
     ours_stages(table, target, trees, args.device, args.repeats)
     if args.profile:
         profile(table, target, trees)
-    plain = PlainDeap(host, target, pset)
+    plain = PlainDeap(host, target, pset, args.plain_dtype)
     plain_cpu, plain_values = plain_unique(plain, trees, args.repeats)
     print(f"  ratio plain DEAP / ours per unique evaluation: {plain_cpu / ours_cpu:.1f}x")
     print(f"  agreement: {agreement(ours_values, plain_values)}")

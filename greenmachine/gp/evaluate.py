@@ -2,12 +2,14 @@
 
 An `Evaluator` interns subtrees: the key of a node is its DEAP name and its arguments' ids, so equal
 subtrees of any trees it runs share one id. It remembers the per-network values (one number per
-arch) of the subtrees it computed lately, in a cache of bounded size (least recently used dropped
-first), so a reduction shared by many programs (an offspring and its parent, crossover partners, an
-elite and its variants) runs once while it is remembered. Per-layer values are not kept: on a CPU,
-keeping them too cut primitive calls further but made a search's evaluations slower (memory traffic
-beyond the processor's caches; docs/performance_gp.md). Primitives never modify their arguments, so
-a remembered value is reused as it is: a tree's scores are bit for bit those of running it alone.
+arch) of the subtrees it computed lately, in slots of one preallocated tensor (least recently used
+reused first), so a reduction shared by many programs (an offspring and its parent, crossover
+partners, an elite and its variants) runs once while it is remembered. Two things it does not do,
+because on a CPU they made evaluations slower (docs/performance_gp.md): keep per-layer values
+(memory traffic beyond the processor's caches), and keep the computed tensors themselves (thousands
+of small long-lived blocks between the large short-lived ones made the allocator return and fault
+memory in again). A remembered value is a copy of what the subtree computed, and is copied out
+again when reused: a tree's scores are bit for bit those of running it alone.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ from deap import gp
 from greenmachine.errors import UnknownNameError
 from greenmachine.gp.primitives import PRIMITIVES, LayerMask, const
 from greenmachine.gp.pset import definition_of, is_statistic
-from greenmachine.gp.render import terminals_of, to_python
+from greenmachine.gp.render import terminals_of
 from greenmachine.statistics.table import StatisticsTable
 
 NAMESPACE: dict[str, object] = {"const": const, **{name: d.function for name, d in PRIMITIVES.items()}}
 """What `to_python` expressions are evaluated with (plus the bound statistics and `mask`)."""
 
 CACHE_BYTES = 64 * 2 ** 20
-"""Most bytes of per-network subtree values an Evaluator remembers (16,384 values of 1,000 archs)."""
+"""Bytes of the tensor in which an Evaluator remembers per-network subtree values (16,384 of 1,000 archs)."""
 
 MAX_SUBTREES = 200_000
 """Most distinct subtrees an Evaluator interns before it forgets them all and starts again (bounds its memory)."""
@@ -63,23 +65,23 @@ class Evaluator:
 
     Args:
         inputs: the table, bound for programs.
-        budget: most bytes of per-network subtree values kept between trees (0: remember nothing).
+        budget: bytes of the tensor that remembers per-network subtree values (0: remember nothing).
 
     Attributes:
-        computed: primitive calls made so far; reused: subtree values answered from the cache.
+        computed: primitive calls made so far; reused: subtree values answered from memory.
     """
 
     def __init__(self, inputs: ProgramInputs, budget: int = CACHE_BYTES):
         self.inputs = inputs
-        self.budget = budget
+        self.slots = budget // (4 * inputs.size)  # float32 values of one arch each
         self.computed = 0
         self.reused = 0
         self._ids: dict[tuple, int] = {}
         # per id: a leaf's tensor, or (primitive function, whether it takes the mask, argument ids)
         self._steps: list[torch.Tensor | tuple] = []
-        self._cache: OrderedDict[int, torch.Tensor] = OrderedDict()
-        self._bytes = 0
+        self._slot_of: OrderedDict[int, int] = OrderedDict()  # id -> slot, least recently used first
         self._device = inputs.mask.present.device if inputs.mask is not None else torch.device("cpu")
+        self._memory: torch.Tensor | None = None  # [slots, N], allocated on first use
 
     def __call__(self, tree: gp.PrimitiveTree) -> torch.Tensor:
         """Return the tree's scores on every arch, float32 [N] on the table's device.
@@ -128,35 +130,35 @@ class Evaluator:
         step = self._steps[index]
         if isinstance(step, torch.Tensor):
             return step
-        value = self._cache.get(index)
-        if value is not None:
-            self._cache.move_to_end(index)
+        slot = self._slot_of.get(index)
+        if slot is not None:
+            self._slot_of.move_to_end(index)
             self.reused += 1
-            return value
+            return self._memory[slot:slot + 1].clone()  # a copy: the slot is reused once forgotten
         function, needs_mask, arguments = step
         values = [self._value(a) for a in arguments]
         value = function(*values, self.inputs.mask) if needs_mask else function(*values)
         self.computed += 1
-        self._remember(index, value)
+        if value.shape == (1, self.inputs.size) and self.slots:
+            self._remember(index, value)
         return value
 
     def _remember(self, index: int, value: torch.Tensor) -> None:
-        """Keep a per-network (or constant) value within the budget, dropping the least recently used."""
-        size = value.element_size() * value.nelement()
-        if size > self.budget or (value.dim() == 2 and value.shape[0] > 1):  # a per-layer value: not kept
-            return
-        self._cache[index] = value
-        self._bytes += size
-        while self._bytes > self.budget:
-            _, dropped = self._cache.popitem(last=False)
-            self._bytes -= dropped.element_size() * dropped.nelement()
+        """Copy a per-network value [1, N] into a free slot, or into the least recently used one."""
+        if self._memory is None:
+            self._memory = torch.empty((self.slots, self.inputs.size), dtype=torch.float32, device=self._device)
+        if len(self._slot_of) < self.slots:
+            slot = len(self._slot_of)
+        else:
+            _, slot = self._slot_of.popitem(last=False)
+        self._memory[slot].copy_(value[0])
+        self._slot_of[index] = slot
 
     def _forget(self) -> None:
         """Drop every interned subtree and remembered value."""
         self._ids.clear()
         self._steps.clear()
-        self._cache.clear()
-        self._bytes = 0
+        self._slot_of.clear()
 
 
 @dataclass(frozen=True)
@@ -170,11 +172,6 @@ class Program:
 
     tree: gp.PrimitiveTree
     statistics: frozenset[str]
-
-    @property
-    def source(self) -> str:
-        """Return the tree's `to_python` expression, which computes the same values."""
-        return to_python(self.tree)
 
     def __call__(self, inputs: ProgramInputs) -> torch.Tensor:
         """Return the scores of every arch of `inputs`, float32 [N] on its device."""

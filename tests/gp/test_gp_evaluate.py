@@ -84,7 +84,7 @@ def test_an_evaluator_reuses_subtrees_and_gives_each_tree_its_own_scores_bit_for
     evaluator = Evaluator(inputs)
     for tree in trees:
         assert torch.equal(evaluator(tree), Evaluator(inputs, budget=0)(tree)), str(tree)
-    assert evaluator.reused > 0 and evaluator._bytes <= evaluator.budget
+    assert evaluator.reused > 0 and len(evaluator._slot_of) <= evaluator.slots
 
 
 def test_an_evaluator_stays_within_its_budget_and_forgets_when_full(table, pset, monkeypatch):
@@ -95,7 +95,7 @@ def test_an_evaluator_stays_within_its_budget_and_forgets_when_full(table, pset,
     for _ in range(100):
         tree = gp.PrimitiveTree(generate(pset, 1, 5))
         assert torch.equal(small(tree), compile_program(tree)(inputs))
-        assert small._bytes <= small.budget and len(small._ids) <= 30 + len(tree)
+        assert len(small._slot_of) <= small.slots == 3 and len(small._ids) <= 30 + len(tree)
 
 
 def test_zero_and_negative_zero_constants_are_different_subtrees(table, pset):

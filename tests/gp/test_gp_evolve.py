@@ -50,7 +50,8 @@ def test_the_first_generation_holds_every_bare_statistic(table):
     population = initial_population(pset, SMALL)
     assert len(population) == SMALL.population
     assert [str(ind) for ind in population[:3]] == ["s", "t", "u"]
-    assert [str(ind) for ind in initial_population(pset, dataclasses.replace(SMALL, population=2, elitism=1))] == ["s", "t"]
+    smaller = dataclasses.replace(SMALL, population=2, elitism=1)
+    assert [str(ind) for ind in initial_population(pset, smaller)] == ["s", "t"]
 
 
 def test_a_search_never_ends_below_a_bare_statistic(make_table):
