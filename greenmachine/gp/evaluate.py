@@ -1,15 +1,17 @@
 """Run trees on a whole table at once, one tensor pass per primitive.
 
 An `Evaluator` interns subtrees: the key of a node is its DEAP name and its arguments' ids, so equal
-subtrees of any trees it runs share one id. It remembers the per-network values (one number per
-arch) of the subtrees it computed lately, in slots of one preallocated tensor (least recently used
-reused first), so a reduction shared by many programs (an offspring and its parent, crossover
-partners, an elite and its variants) runs once while it is remembered. Two things it does not do,
-because on a CPU they made evaluations slower (docs/performance_gp.md): keep per-layer values
-(memory traffic beyond the processor's caches), and keep the computed tensors themselves (thousands
-of small long-lived blocks between the large short-lived ones made the allocator return and fault
-memory in again). A remembered value is a copy of what the subtree computed, and is copied out
-again when reused: a tree's scores are bit for bit those of running it alone.
+subtrees of any trees it runs share one id. It remembers the values of the reductions (per-layer to
+per-network: where the costly per-layer work of a subtree ends) it computed lately, in slots of one
+preallocated tensor (least recently used reused first), so a reduction shared by many programs (an
+offspring and its parent, crossover partners, an elite and its variants) runs once while it is
+remembered. Three things it does not do, because on a CPU they made evaluations slower
+(docs/performance_gp.md): keep per-layer values (memory traffic beyond the processor's caches), keep
+the computed tensors themselves (thousands of small long-lived blocks between the large short-lived
+ones made the allocator return and fault memory in again), and keep every per-network value (copying
+cost more than recomputing cheap arithmetic on reductions). A remembered value is a copy of what the
+subtree computed, and is copied out again when reused: a tree's scores are bit for bit those of
+running it alone.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 from deap import gp
 
 from greenmachine.errors import UnknownNameError
-from greenmachine.gp.primitives import PRIMITIVES, LayerMask, const
+from greenmachine.gp.primitives import PRIMITIVES, LayerMask, PerLayer, PerNetwork, const
 from greenmachine.gp.pset import definition_of, is_statistic
 from greenmachine.gp.render import terminals_of
 from greenmachine.statistics.table import StatisticsTable
@@ -31,7 +33,7 @@ NAMESPACE: dict[str, object] = {"const": const, **{name: d.function for name, d 
 """What `to_python` expressions are evaluated with (plus the bound statistics and `mask`)."""
 
 CACHE_BYTES = 64 * 2 ** 20
-"""Bytes of the tensor in which an Evaluator remembers per-network subtree values (16,384 of 1,000 archs)."""
+"""Bytes of the tensor in which an Evaluator remembers reductions' values (16,384 of them for 1,000 archs)."""
 
 MAX_SUBTREES = 200_000
 """Most distinct subtrees an Evaluator interns before it forgets them all and starts again (bounds its memory)."""
@@ -61,11 +63,11 @@ def bind(table: StatisticsTable) -> ProgramInputs:
 
 
 class Evaluator:
-    """Scores trees on one table, reusing the per-network values of the subtrees it computed lately.
+    """Scores trees on one table, reusing the values of the reductions it computed lately.
 
     Args:
         inputs: the table, bound for programs.
-        budget: bytes of the tensor that remembers per-network subtree values (0: remember nothing).
+        budget: bytes of the tensor that remembers reductions' values (0: remember nothing).
 
     Attributes:
         computed: primitive calls made so far; reused: subtree values answered from memory.
@@ -77,7 +79,7 @@ class Evaluator:
         self.computed = 0
         self.reused = 0
         self._ids: dict[tuple, int] = {}
-        # per id: a leaf's tensor, or (primitive function, whether it takes the mask, argument ids)
+        # per id: a leaf's tensor, or (primitive function, whether it takes the mask, argument ids, is a reduction)
         self._steps: list[torch.Tensor | tuple] = []
         self._slot_of: OrderedDict[int, int] = OrderedDict()  # id -> slot, least recently used first
         self._device = inputs.mask.present.device if inputs.mask is not None else torch.device("cpu")
@@ -92,8 +94,7 @@ class Evaluator:
             self._forget()
         n = self.inputs.size
         with torch.inference_mode():
-            scores = self._value(self._intern(tree))
-        return scores.to(self._device).expand(1, n).reshape(n)
+            return self._value(self._intern(tree)).to(self._device).expand(1, n).reshape(n)
 
     def _intern(self, tree: gp.PrimitiveTree) -> int:
         """Return the id of the tree's root, giving ids to the subtrees not seen before."""
@@ -118,7 +119,8 @@ class Evaluator:
     def _step(self, node: gp.Primitive | gp.Terminal, key: tuple) -> torch.Tensor | tuple:
         if isinstance(node, gp.Primitive):
             definition = definition_of(node)
-            return definition.function, definition.needs_mask, key[1:]
+            reduction = node.ret is PerNetwork and PerLayer in node.args
+            return definition.function, definition.needs_mask, key[1:], reduction and self.slots > 0
         if is_statistic(node):
             if node.value not in self.inputs.values:
                 raise UnknownNameError("statistic", node.value, self.inputs.values)
@@ -130,21 +132,21 @@ class Evaluator:
         step = self._steps[index]
         if isinstance(step, torch.Tensor):
             return step
-        slot = self._slot_of.get(index)
+        function, needs_mask, arguments, kept = step
+        slot = self._slot_of.get(index) if kept else None
         if slot is not None:
             self._slot_of.move_to_end(index)
             self.reused += 1
             return self._memory[slot:slot + 1].clone()  # a copy: the slot is reused once forgotten
-        function, needs_mask, arguments = step
         values = [self._value(a) for a in arguments]
         value = function(*values, self.inputs.mask) if needs_mask else function(*values)
         self.computed += 1
-        if value.shape == (1, self.inputs.size) and self.slots:
+        if kept:
             self._remember(index, value)
         return value
 
     def _remember(self, index: int, value: torch.Tensor) -> None:
-        """Copy a per-network value [1, N] into a free slot, or into the least recently used one."""
+        """Copy a reduction's value [1, N] into a free slot, or into the least recently used one."""
         if self._memory is None:
             self._memory = torch.empty((self.slots, self.inputs.size), dtype=torch.float32, device=self._device)
         if len(self._slot_of) < self.slots:

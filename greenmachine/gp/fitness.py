@@ -95,7 +95,8 @@ class Fitness:
     @staticmethod
     def _run(trees: list[gp.PrimitiveTree], evaluator: Evaluator) -> np.ndarray:
         """Return the trees' scores on the evaluator's table, float64 [B, N]."""
-        scores = torch.stack([evaluator(tree) for tree in trees])
+        with torch.inference_mode():
+            scores = torch.stack([evaluator(tree) for tree in trees])
         return scores.cpu().numpy().astype(np.float64)
 
     def scores(self, tree: gp.PrimitiveTree) -> list[np.ndarray]:
