@@ -28,7 +28,7 @@ from greenmachine.gp.config import GPConfig
 from greenmachine.gp.fitness import FITNESSES, Fitness, Task
 from greenmachine.gp.hall_of_fame import HallOfFame, HallOfFameEntry
 from greenmachine.gp.operators import CROSSOVERS, MUTATIONS, SELECTIONS
-from greenmachine.gp.pset import Individual, build_pset, generate
+from greenmachine.gp.pset import Individual, build_pset, generate, is_statistic
 from greenmachine.statistics.table import StatisticsTable
 
 CHECKPOINT_VERSION = 1
@@ -125,8 +125,7 @@ def evolve(table: StatisticsTable | Sequence[StatisticsTable], target: np.ndarra
         state, generation = _load(path, config, data_key, fitness)
     else:
         seed_everything(config.seed)
-        population = [Individual(generate(pset, config.init_min_height, config.init_max_height))
-                      for _ in range(config.population)]
+        population = initial_population(pset, config)
         state, generation = _State(population, HallOfFame(config.hall_of_fame), []), 0
         _complete(0, state, fitness, path, config, data_key, callbacks)
 
@@ -135,6 +134,19 @@ def evolve(table: StatisticsTable | Sequence[StatisticsTable], target: np.ndarra
         state.population = breed(state.population)
         _complete(generation, state, fitness, path, config, data_key, callbacks)
     return SearchResult(tuple(state.hall_of_fame.entries), tuple(state.log), statistics)
+
+
+def initial_population(pset: gp.PrimitiveSetTyped, config: GPConfig) -> list[Individual]:
+    """Return generation 0: each per-network statistic alone, then random trees up to `config.population`.
+
+    A bare statistic is often a known proxy (nwot, synflow, ...); starting from all of them, the
+    search never ends below the best of them on the search archs (elitism and the hall of fame keep
+    it). If the population is smaller than the number of such statistics, the first ones are taken.
+    """
+    bare = [Individual([node]) for node in pset.terminals[pset.ret]
+            if isinstance(node, gp.Terminal) and is_statistic(node)][:config.population]
+    return bare + [Individual(generate(pset, config.init_min_height, config.init_max_height))
+                   for _ in range(config.population - len(bare))]
 
 
 def _pset(tables: list[StatisticsTable], config: GPConfig) -> gp.PrimitiveSetTyped:
