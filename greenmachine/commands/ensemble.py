@@ -18,7 +18,8 @@ from greenmachine.ensemble import fit_ensemble
 from greenmachine.spaces import get_space
 from greenmachine.statistics.cache import atomic_write_text
 from greenmachine.tracking import tracked_run
-from greenmachine.workspace import make_probe, score_archs
+from greenmachine.scoring import score_archs
+from greenmachine.workspace import make_probe
 
 
 @command("ensemble", "GreenFactory-style random forest over proxy scores: predicts accuracy of unseen archs")
@@ -42,7 +43,7 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     note_own_settings(proxies, options)
     compute = compute_settings(cfg)
     probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
-    scored = score_archs(proxies, space, dataset, np.concatenate([train, test]), probe, options, compute)
+    scored = score_archs(proxies, space, dataset, np.concatenate([train, test]), options, probe, compute)
     archs, scores = scored.archs, scored.scores
     rows = np.arange(len(archs))
     is_train = np.isin(archs, train)

@@ -14,7 +14,8 @@ from greenmachine.commands import (command, compute_settings, note_own_settings,
 from greenmachine.errors import GreenmachineError
 from greenmachine.league import league, write_league
 from greenmachine.tracking import tracked_run
-from greenmachine.workspace import make_probe, score_archs, select_archs
+from greenmachine.scoring import score_archs
+from greenmachine.workspace import make_probe, select_archs
 
 
 def _check_rankable(count: int, spec: object, dropped: str = "") -> None:
@@ -42,7 +43,7 @@ def evaluate(cfg: DictConfig) -> dict[str, object]:
     archs = archs[np.isfinite(accuracy_all[archs])]
     _check_rankable(len(archs), spec, f", {selected - len(archs)} without an accuracy" if selected > len(archs) else "")
     probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
-    scored = score_archs(proxies, space, dataset, archs, probe, options, compute)
+    scored = score_archs(proxies, space, dataset, archs, options, probe, compute)
     bad = len(archs) - len(scored.archs)
     archs = scored.archs
     _check_rankable(len(archs), spec, f", {bad} with failed statistics" if bad else "")

@@ -10,8 +10,9 @@ from greenmachine.statistics.core import PassContext, probe_pass
 
 
 @probe_pass("grasp", produces={
-    "grasp": ("scalar", 1, "GraSP: sum over weighted layers of -w * (H g), T = 1, mean over the probe chunks"),
-}, uses=("halves",), labelled=("grasp",))
+    "grasp": ("scalar", 1, "GraSP: sum over weighted layers of -w * (H g), T = 1, mean over the probe chunks",
+              "labelled", "baseline"),
+}, uses=("halves",), tags=("expensive",))
 def grasp_pass(ctx: PassContext) -> dict[str, object]:
     """Return GraSP with an exact Hessian-vector product (double backward), chunked like the main pass."""
     with ctx.borrowed() as net:
