@@ -5,9 +5,9 @@ from greenmachine.proxies import PROXIES, score
 from greenmachine.scoring import ScoreTable, score_archs
 from greenmachine.spaces import build_network, get_space
 from greenmachine.statistics import Statistics, StatisticsOptions, compute_statistics
-from greenmachine.workspace import Compute
+from greenmachine.workspace import Compute, select_archs
 
 __version__ = "0.1.0"
 
 __all__ = ["PROXIES", "Compute", "Probe", "ScoreTable", "Statistics", "StatisticsOptions", "__version__", "build_network",
-           "compute_statistics", "get_space", "score", "score_archs"]
+           "compute_statistics", "get_space", "score", "score_archs", "select_archs"]

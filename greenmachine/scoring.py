@@ -34,6 +34,7 @@ class ScoreTable:
 
     Attributes:
         space, dataset: where the archs come from.
+        probe: the probe batch the statistics were measured on.
         archs: the archs every proxy scored (archs with a failed statistic dropped), int64 [N].
         scores: proxy name -> scores, float64 [N] (larger = predicted better).
         cost: proxy name -> recorded (seconds, joules) per arch of the passes it reads, each [N]
@@ -44,6 +45,7 @@ class ScoreTable:
 
     space: str
     dataset: str
+    probe: Probe
     archs: np.ndarray
     scores: dict[str, np.ndarray]
     cost: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -146,4 +148,4 @@ def score_archs(proxies: Sequence[str | Proxy], space: str, dataset: str, archs:
         scores[proxy.name] = proxy.evaluate(table.select(np.flatnonzero(common[kept]))).double().cpu().numpy()
         cost[proxy.name] = caches[own[proxy.name]].costs(passes_for(proxy.statistics), kept_archs)
     seconds = sum(float(cache.costs(passes, kept_archs)[0].sum()) for cache, passes in runs)
-    return ScoreTable(space, dataset, kept_archs, scores, cost, own, seconds)
+    return ScoreTable(space, dataset, probe, kept_archs, scores, cost, own, seconds)
