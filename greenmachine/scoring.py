@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from greenmachine.config import ProbeConfig, build
 from greenmachine.data.probe import Probe
 from greenmachine.errors import GreenmachineError
-from greenmachine.proxies.base import Proxy
+from greenmachine.proxies.base import PROXIES, Proxy
 from greenmachine.proxies.loading import resolve_proxy
 from greenmachine.report import Correlation, correlation
 from greenmachine.statistics import StatisticsOptions
@@ -88,18 +88,28 @@ def options_preset(name: str) -> StatisticsOptions:
     return build(StatisticsOptions, values, f"statistics={name}")
 
 
-def _proxies(proxies: Sequence[str | Proxy]) -> list[Proxy]:
-    """Return the proxies of names, exported .py paths or Proxy objects; raises GreenmachineError for none or a repeated name."""
-    if isinstance(proxies, str):
-        raise GreenmachineError(f"proxies={proxies!r} is a string; give a list of proxy names, e.g. [{proxies!r}]")
-    resolved = [p if isinstance(p, Proxy) else resolve_proxy(str(p)) for p in proxies]
-    if not resolved:
-        raise GreenmachineError("proxies=[] names no proxy; give registered names (greenmachine.PROXIES) or exported .py paths")
-    names = [p.name for p in resolved]
-    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+def resolve_proxies(specs: Sequence[str | Proxy]) -> list[Proxy]:
+    """Return the proxies of a `proxies` setting: registered names, paths of exported .py files or Proxy objects, checked.
+
+    Raises GreenmachineError for a string instead of a list, an empty list, a proxy listed twice (or two
+    files with one name: they would share a row), and for unknown names or broken files.
+    """
+    valid = f"valid: a list of {', '.join(PROXIES.names())}, or paths of exported .py files"
+    if isinstance(specs, str):
+        raise GreenmachineError(f"proxies={specs!r} is a string; give a list, e.g. proxies=[{specs}]")
+    specs = [s if isinstance(s, Proxy) else str(s) for s in specs]
+    if not specs:
+        raise GreenmachineError(f"proxies=[] names no proxy; {valid}")
+    twice = next((s for i, s in enumerate(specs) if isinstance(s, str) and s in specs[:i]), None)
     if twice is not None:
         raise GreenmachineError(f"proxies lists {twice!r} twice; each proxy may appear once")
-    return resolved
+    proxies = [s if isinstance(s, Proxy) else resolve_proxy(s) for s in specs]
+    names = [p.name for p in proxies]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise GreenmachineError(f"proxies {specs[names.index(name)]!r} and {specs[i]!r} are both named {name!r}; "
+                                    "rename one (greenmachine export name=...)")
+    return proxies
 
 
 def score_archs(proxies: Sequence[str | Proxy], space: str, dataset: str, archs: object = "holdout",
@@ -119,7 +129,7 @@ def score_archs(proxies: Sequence[str | Proxy], space: str, dataset: str, archs:
 
     Pool-relative proxies (az_nas) rank the returned archs among themselves only.
     """
-    proxies = _proxies(proxies)
+    proxies = resolve_proxies(proxies)
     compute = compute or Compute()
     options = options_preset(options) if isinstance(options, str) else options or StatisticsOptions()
     archs = archs.astype(np.int64) if isinstance(archs, np.ndarray) else select_archs(space, archs, compute.data_dir)
