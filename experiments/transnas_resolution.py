@@ -14,17 +14,15 @@ Statistics go to the usual cache (keyed by the resolution), so a rerun costs not
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 import numpy as np
-from full_space import lean_settings  # this folder's script: the probe and passes of `cache statistics=lean`
 
+from greenmachine import Compute, score_archs, select_archs
 from greenmachine.benchmark import load_benchmark
+from greenmachine.config import ProbeConfig
 from greenmachine.metrics import kendall
-from greenmachine.proxies import PROXIES
 from greenmachine.report import worst_filled
-from greenmachine.workspace import Compute, make_probe, score_archs, select_archs
 
 SPACE = "transnas_micro"
 # Label-free proxies of the lean passes (no labels, no backward through a loss).
@@ -39,14 +37,13 @@ def main() -> None:
     parser.add_argument("--high", type=int, default=256)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
-    probe_config, options = lean_settings()
     archs = np.sort(select_archs(SPACE, args.archs))
-    proxies = [PROXIES[name] for name in LABEL_FREE]
     scored, seconds = {}, {}
     for resolution in (args.low, args.high):
-        probe = make_probe(args.dataset, dataclasses.replace(probe_config, resolution=resolution))
+        probe_config = ProbeConfig(resolution=resolution)
         start = time.perf_counter()
-        scored[resolution] = score_archs(proxies, SPACE, args.dataset, archs, probe, options, Compute(workers=args.workers))
+        scored[resolution] = score_archs(LABEL_FREE, SPACE, args.dataset, archs, "lean", probe_config,
+                                         Compute(workers=args.workers))
         seconds[resolution] = scored[resolution].seconds / max(1, len(scored[resolution].archs))
         print(f"{args.dataset} at {resolution}x{resolution}: {len(scored[resolution].archs)} archs, "
               f"{seconds[resolution]:.2f} s/arch of recorded statistics time ({time.perf_counter() - start:.0f} s here)")

@@ -82,9 +82,10 @@ def format_tau(value: float, digits: int = 3) -> str:
 
 
 def baseline_names(table: StatisticsTable) -> list[str]:
-    """Return the registered baselines whose statistics are all in `table`."""
+    """Return the registered proxies a search report compares against: those whose statistics are all in `table`,
+    but for the ones tagged `unreported`."""
     have = set(table.layer) | set(table.scalar)
-    return [name for name, proxy in PROXIES.items() if set(proxy.statistics) <= have and name != "plain"]
+    return [name for name, proxy in PROXIES.items() if set(proxy.statistics) <= have and "unreported" not in proxy.tags]
 
 
 def score_baselines(table: StatisticsTable, names: Sequence[str]) -> dict[str, np.ndarray]:

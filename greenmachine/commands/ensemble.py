@@ -20,8 +20,9 @@ from greenmachine.errors import check_choice
 from greenmachine.graph import graph_feature_table
 from greenmachine.spaces import get_space
 from greenmachine.statistics.cache import atomic_write_text
+from greenmachine.scoring import score_archs
 from greenmachine.tracking import Headline, run_name
-from greenmachine.workspace import make_probe, score_archs
+from greenmachine.workspace import make_probe
 
 
 @command("ensemble", "GreenFactory-style regressor over proxy scores and graph features: predicts accuracy of unseen archs")
@@ -53,7 +54,7 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
     name = run_name("ensemble", f"{space}/{dataset}", regressor, f"train {int(cfg.train)}", f"{len(proxies)} proxies",
                     f"seed {int(cfg.seed)}")
     with track(cfg, name, {"space": space, "dataset": dataset}) as tracker:  # opened before the statistics
-        scored = score_archs(proxies, space, dataset, np.concatenate([train, test]), probe, options, compute)
+        scored = score_archs(proxies, space, dataset, np.concatenate([train, test]), options, probe, compute)
         archs, scores = scored.archs, dict(scored.scores)
         if cfg.graph_features:
             graph = graph_feature_table(get_space(space), [int(a) for a in archs])

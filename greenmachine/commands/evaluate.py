@@ -13,9 +13,10 @@ from greenmachine.commands import (command, command_line, compute_settings, note
                                    proxies_of, statistics_settings, target_of, track)
 from greenmachine.errors import GreenmachineError
 from greenmachine.league import league, write_league
+from greenmachine.scoring import score_archs
 from greenmachine.summaries import evaluate_headline
 from greenmachine.tracking import run_name
-from greenmachine.workspace import make_probe, score_archs, select_archs
+from greenmachine.workspace import make_probe, select_archs
 
 
 def _check_rankable(count: int, spec: object, dropped: str = "") -> None:
@@ -47,7 +48,7 @@ def evaluate(cfg: DictConfig) -> dict[str, object]:
     name = run_name("evaluate", f"{space}/{dataset}", f"archs {spec if isinstance(spec, (str, int)) else len(spec)}",
                     f"{len(proxies)} proxies")
     with track(cfg, name, {"space": space, "dataset": dataset}) as tracker:  # opened before the statistics
-        scored = score_archs(proxies, space, dataset, archs, probe, options, compute)
+        scored = score_archs(proxies, space, dataset, archs, options, probe, compute)
         bad = len(archs) - len(scored.archs)
         archs = scored.archs
         _check_rankable(len(archs), spec, f", {bad} with failed statistics" if bad else "")

@@ -10,9 +10,10 @@ from torch import nn
 from greenmachine.data.probe import user_probe
 from greenmachine.gp.evaluate import NAMESPACE, bind
 from greenmachine.proxies.base import Proxy
-from greenmachine.statistics import STATISTICS, StatisticsOptions, compute_statistics
-from greenmachine.statistics.core import LABELLED
-from greenmachine.statistics.table import StatisticsTable, stack_statistics
+from greenmachine.statistics import STATISTICS, StatisticsOptions
+from greenmachine.statistics.core import labelled
+from greenmachine.statistics.engine import network_table
+from greenmachine.statistics.table import StatisticsTable
 
 
 def evaluate_expression(expression: str, table: StatisticsTable) -> torch.Tensor:
@@ -51,9 +52,5 @@ def score_network(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | 
         seed: the probe seed the proxy's random draws derive from (the search's probe seed).
         options: pass settings (the search's).
     """
-    probe = user_probe(inputs if targets is None else (inputs, targets), seed, sorted(set(statistics) & LABELLED))
-    stats = compute_statistics(net, probe, statistics, options)
-    layer = [s for s in statistics if STATISTICS[s].kind == "layer"]
-    scalar = [s for s in statistics if STATISTICS[s].kind == "scalar"]
-    table = stack_statistics([(0, stats.layer, stats.scalar)], layer, scalar)
-    return float(evaluate_expression(expression, table)[0])
+    probe = user_probe(inputs if targets is None else (inputs, targets), seed, sorted(labelled(statistics)))
+    return float(evaluate_expression(expression, network_table(net, probe, statistics, options))[0])

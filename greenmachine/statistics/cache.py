@@ -33,7 +33,7 @@ from greenmachine.data.probe import Probe
 from greenmachine.energy import ESTIMATED, MEASURED, Energy, estimate_from_seconds
 from greenmachine.errors import CorruptFileWarning, GreenmachineError, describe
 from greenmachine.locks import Claim, file_lock
-from greenmachine.statistics.core import PASSES, STATISTICS, StatisticsOptions
+from greenmachine.statistics.core import PASSES, STATISTICS, StatisticsOptions, split_by_kind
 from greenmachine.statistics.table import StatisticsTable, stack_statistics
 
 CACHE_FORMAT = 1
@@ -263,8 +263,7 @@ class StatisticsCache:
     def write(self, pass_name: str, results: list[ArchResult]) -> Path:
         """Write one shard of `pass_name` results atomically and return its path."""
         spec = PASSES[pass_name]
-        layer_names = [s for s in spec.produces if STATISTICS[s].kind == "layer"]
-        scalar_names = [s for s in spec.produces if STATISTICS[s].kind == "scalar"]
+        layer_names, scalar_names = split_by_kind(spec.produces)
         depths = np.array([len(r.layer[layer_names[0]]) if layer_names and r.layer else 0 for r in results], np.int32)
         width = int(depths.max(initial=0))
         arrays: dict[str, np.ndarray] = {
@@ -386,6 +385,4 @@ class StatisticsCache:
                     bad.append(f"{p}:{r.status}")
             rows.append((int(a), layer, scalar))
             status[int(a)] = "; ".join(bad) or "ok"
-        layer_names = [n for n in names if STATISTICS[n].kind == "layer"]
-        scalar_names = [n for n in names if STATISTICS[n].kind == "scalar"]
-        return stack_statistics(rows, layer_names, scalar_names), status
+        return stack_statistics(rows, names), status

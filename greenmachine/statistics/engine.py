@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,26 +13,23 @@ from torch import nn
 from greenmachine.data.probe import Probe, user_probe
 from greenmachine.energy import EnergyMeter
 from greenmachine.errors import GreenmachineError
-from greenmachine.statistics.core import LABELLED, PASSES, STATISTICS, PassContext, StatisticsOptions, find_layers
-
-# Statistics cached by default: everything except the passes that cost several forward/backward
-# passes on their own (grasp's double backward, SWAP's 32 re-initialisations).
-EXPENSIVE_PASSES = ("grasp", "swap")
-
-
-# Statistics that need no labels and no backward pass through the weights: the cheap set that the
-# shipped proxies are built from and that is computed over whole spaces.
-LEAN_PASSES = ("structure", "meco", "synflow", "zen", "az_nas")
+from greenmachine.statistics.core import PASSES, STATISTICS, PassContext, StatisticsOptions, find_layers, labelled, tagged
+from greenmachine.statistics.table import StatisticsTable, stack_statistics
 
 
 def default_statistics() -> list[str]:
-    """Return the names of the statistics a statistics pass computes unless told otherwise."""
-    return [s for s in STATISTICS.names() if STATISTICS[s].pass_name not in EXPENSIVE_PASSES]
+    """Return the statistics a statistics pass computes unless told otherwise: all but those of `expensive` passes.
+
+    Expensive passes cost several forward/backward passes on their own (grasp's double backward,
+    SWAP's 32 re-initialisations).
+    """
+    expensive = set(tagged("expensive"))
+    return [s for s in STATISTICS.names() if s not in expensive]
 
 
 def lean_statistics() -> list[str]:
-    """Return the names of the statistics of the lean passes (no labels, no weight gradients)."""
-    return [s for s in STATISTICS.names() if STATISTICS[s].pass_name in LEAN_PASSES]
+    """Return the statistics of the `lean` passes (no labels, no weight gradients): what whole spaces are scored with."""
+    return tagged("lean")
 
 
 @dataclass(frozen=True)
@@ -113,7 +110,7 @@ def compute_statistics(net: nn.Module, probe: Probe | torch.Tensor | tuple[torch
     if isinstance(names, str):
         raise GreenmachineError(f"names={names!r} is a string; give a list of statistic names, e.g. names=[{names!r}]")
     names = list(dict.fromkeys(default_statistics() if names is None else names))
-    probe = user_probe(probe, labelled=sorted(set(names) & LABELLED))
+    probe = user_probe(probe, labelled=labelled(names))
     check_inputs(net, probe)
     options = options or StatisticsOptions()
     pass_names = passes_for(names)
@@ -143,3 +140,61 @@ def compute_statistics(net: nn.Module, probe: Probe | torch.Tensor | tuple[torch
             else:
                 scalar[stat] = float(value)
     return Statistics(tuple(ctx.layers), layer, scalar, seconds, joules, meter.source if meter is not None else "")
+
+
+Request = tuple[Sequence[str], StatisticsOptions]
+"""Statistic names wanted under some pass settings (a proxy's statistics with the settings it is measured with)."""
+
+
+def pass_key(pass_name: str, options: StatisticsOptions) -> tuple[str, tuple[object, ...]]:
+    """Return what identifies a run of `pass_name`: its name and the values of the options it reads (its `uses`).
+
+    Two settings that agree on those options give the same values (they share a cache folder too).
+    """
+    return pass_name, tuple(getattr(options, k) for k in PASSES[pass_name].uses)
+
+
+def pass_runs(requests: Iterable[Request]) -> list[tuple[StatisticsOptions, list[str]]]:
+    """Return the (options, passes) to run so that every request is met, each pass once per distinct settings it reads.
+
+    A pass is run with the options of the first request that needs it; a later request whose options
+    differ only in settings that pass does not read reuses that run. Passes keep registration order.
+    """
+    seen: set[tuple[str, tuple[object, ...]]] = set()
+    runs: dict[StatisticsOptions, list[str]] = {}
+    for names, options in requests:
+        for p in passes_for(names):
+            if pass_key(p, options) not in seen:
+                seen.add(pass_key(p, options))
+                runs.setdefault(options, []).append(p)
+    return [(options, [p for p in PASSES.names() if p in passes]) for options, passes in runs.items()]
+
+
+def network_tables(net: nn.Module, probe: Probe, requests: Sequence[Request]) -> list[StatisticsTable]:
+    """Return, per request, its statistics of one network on `probe` as a one-row table (arch index 0).
+
+    The one path from a network to the tables proxies evaluate (`greenmachine.score`, exported proxy
+    modules): each pass runs once per distinct settings it reads (`pass_runs`), however many
+    requests read it; the benchmark cache stores the same compute_statistics rows. Raises what
+    compute_statistics raises.
+    """
+    requests = [(list(dict.fromkeys(names)), options) for names, options in requests]
+    runs: dict[tuple[str, tuple[object, ...]], Statistics] = {}
+    for options, passes in pass_runs(requests):
+        stats = compute_statistics(net, probe, [s for p in passes for s in PASSES[p].produces], options)
+        runs.update({pass_key(p, options): stats for p in passes})
+    tables = []
+    for names, options in requests:
+        layer: dict[str, np.ndarray] = {}
+        scalar: dict[str, float] = {}
+        for p in passes_for(names):
+            stats = runs[pass_key(p, options)]
+            layer.update({s: stats.layer[s] for s in PASSES[p].produces if s in stats.layer})
+            scalar.update({s: stats.scalar[s] for s in PASSES[p].produces if s in stats.scalar})
+        tables.append(stack_statistics([(0, layer, scalar)], names))
+    return tables
+
+
+def network_table(net: nn.Module, probe: Probe, names: Sequence[str], options: StatisticsOptions | None = None) -> StatisticsTable:
+    """Return the statistics `names` of one network on `probe` as a one-row table (see network_tables)."""
+    return network_tables(net, probe, [(names, options or StatisticsOptions())])[0]
