@@ -6,7 +6,7 @@ per-network: where the costly per-layer work of a subtree ends) it computed late
 preallocated tensor (least recently used reused first), so a reduction shared by many programs (an
 offspring and its parent, crossover partners, an elite and its variants) runs once while it is
 remembered. Three things it does not do, because on a CPU they made evaluations slower
-(docs/performance_gp.md): keep per-layer values (memory traffic beyond the processor's caches), keep
+(docs/performance.md): keep per-layer values (memory traffic beyond the processor's caches), keep
 the computed tensors themselves (thousands of small long-lived blocks between the large short-lived
 ones made the allocator return and fault memory in again), and keep every per-network value (copying
 cost more than recomputing cheap arithmetic on reductions). A remembered value is a copy of what the
