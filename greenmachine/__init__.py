@@ -7,5 +7,14 @@ from greenmachine.statistics import Statistics, StatisticsOptions, compute_stati
 
 __version__ = "0.1.0"
 
-__all__ = ["PROXIES", "Probe", "Statistics", "StatisticsOptions", "__version__", "build_network", "compute_statistics",
-           "get_space", "score"]
+__all__ = ["PROXIES", "Probe", "Search", "Statistics", "StatisticsOptions", "__version__", "build_network",
+           "compute_statistics", "get_space", "score"]
+
+
+def __getattr__(name: str) -> object:
+    """Return `Search` on first use (it imports the search's tracking and reporting; scoring does not need them)."""
+    if name == "Search":
+        from greenmachine.search import Search
+
+        return Search
+    raise AttributeError(f"module 'greenmachine' has no attribute {name!r}")

@@ -35,6 +35,7 @@ class TaskData:
         probe: the probe's settings.
         compute_seconds, compute_joules: recorded cost of the statistics of the kept archs (whenever
             they were computed); joules NaN where the machine has no energy counter.
+        pass_costs: pass name -> mean recorded (seconds, joules) per kept arch.
     """
 
     space: str
@@ -49,6 +50,12 @@ class TaskData:
     probe: dict[str, object] = field(default_factory=dict)
     compute_seconds: float = 0.0
     compute_joules: float = float("nan")
+    pass_costs: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def cost_per_arch(self, passes: list[str]) -> tuple[float, float]:
+        """Return the mean recorded (seconds, joules) per arch of `passes` together (NaN for a pass not recorded)."""
+        costs = [self.pass_costs.get(p, (float("nan"), float("nan"))) for p in passes]
+        return float(sum(c[0] for c in costs)), float(sum(c[1] for c in costs))
 
     @property
     def name(self) -> str:
@@ -97,10 +104,12 @@ def prepare_task(space: str, dataset: str, metric: str | None, epochs: int | Non
     archs = np.concatenate([sample.search, sample.holdout, evaluation]).astype(np.int64)
     table, keep, cache = cached_table(space, dataset, archs, statistics, probe, options, compute)
     seconds, joules = cache.costs(passes_for(statistics), archs[keep])
+    pass_costs = {p: tuple(float(v.mean()) if len(v) else float("nan") for v in cache.costs([p], archs[keep]))
+                  for p in passes_for(statistics)}
     accuracy = bench.accuracies(dataset, metric, epochs)[archs]
     bounds = np.cumsum([0, len(sample.search), len(sample.holdout), len(evaluation)])
     rows = {name: np.searchsorted(keep, keep[(keep >= lo) & (keep < hi)])
             for name, lo, hi in zip(SETS, bounds[:-1], bounds[1:])}
     dropped = {int(a): "NaN statistics" for a in np.delete(archs, keep)}
     return TaskData(space, dataset, metric, epochs, sample, table, accuracy[keep], rows, dropped, probe.settings(),
-                    float(seconds.sum()), float(joules.sum()))
+                    float(seconds.sum()), float(joules.sum()), pass_costs)

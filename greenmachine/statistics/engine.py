@@ -5,15 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from greenmachine.data.probe import Probe
-from greenmachine.energy import EnergyMeter
 from greenmachine.errors import GreenmachineError
 from greenmachine.statistics.core import PASSES, STATISTICS, PassContext, StatisticsOptions, find_layers
+
+if TYPE_CHECKING:  # only annotated here; an exported proxy inlines this module without energy.py
+    from greenmachine.energy import EnergyMeter
 
 # Statistics cached by default: everything except the passes that cost several forward/backward
 # passes on their own (grasp's double backward, SWAP's 32 re-initialisations).
