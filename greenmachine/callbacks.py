@@ -137,6 +137,8 @@ class MLflowLogger(SearchCallback):
         if "proxies" in search.files:
             self.tracker.artifact(search.files["proxies"], "proxies")
         found = record.found
+        if found:  # the best formula at a glance: plain and LaTeX (the files hold every formula)
+            self.tracker.tags({"formula": found[0].simplified[:5000], "formula_latex": found[0].latex[:5000]})
         best = {f"{s}_tau": found[0].mean_tau(s) for s in SETS} if found else {}
         self.tracker.metrics({k: v for k, v in {**best, **record.compute}.items() if math.isfinite(v)})
 

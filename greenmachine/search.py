@@ -108,10 +108,7 @@ class SearchSettings:
         for name in ("also", "statistics"):
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
-        size = self.evaluation_size
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-            raise ConfigError(f"evaluation_size={size!r}; valid: null (the space's own holdout), 0 (no evaluation "
-                              "holdout) or a positive integer")
+        evaluation_size_of(self.evaluation_size)
 
     def targets(self) -> list[Target]:
         """Return the targets: the searched one, then each `also` entry (`space/dataset`, dataset defaults)."""
@@ -136,6 +133,14 @@ class SearchSettings:
             if key in values:
                 values[key] = build(cls_, values[key], key)
         return build(cls, values, "search")
+
+
+def evaluation_size_of(value: object) -> int | None:
+    """Return an `evaluation_size` setting checked: None (the space's own), 0 (none) or a positive count of archs."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ConfigError(f"evaluation_size={value!r}; valid: null (the space's own holdout), 0 (no evaluation holdout) "
+                          "or a positive integer")
+    return value
 
 
 def check_terminals(config: GPConfig, statistics: Sequence[str]) -> None:
@@ -401,4 +406,4 @@ def summary(search: Search) -> str:
 
 
 __all__ = ["CHECKPOINT", "Search", "SearchSettings", "build_record", "check_terminals", "compute_spent",
-           "preset_options", "summary"]
+           "evaluation_size_of", "preset_options", "summary"]

@@ -11,7 +11,7 @@ from greenmachine.benchmark import SampleProtocol
 from greenmachine.commands import command, plain, probe_settings, space_of, statistics_settings, workers_of
 from greenmachine.config import ConfigError, build
 from greenmachine.gp import GPConfig
-from greenmachine.search import Search, SearchSettings, check_terminals, summary
+from greenmachine.search import Search, SearchSettings, check_terminals, evaluation_size_of, summary
 
 
 def check_gp(settings: dict, statistics: list[str]) -> GPConfig:
@@ -36,7 +36,7 @@ def settings_of(cfg: DictConfig) -> SearchSettings:
     return SearchSettings(
         space=space_of(cfg).name, dataset=cfg.dataset, metric=cfg.metric, epochs=cfg.epochs,
         also=tuple(str(a) for a in cfg.also), sampling=build(SampleProtocol, plain(cfg, "sampling"), "sampling"),
-        evaluation_size=cfg.evaluation_size, probe=probe_settings(cfg),
+        evaluation_size=evaluation_size_of(cfg.evaluation_size), probe=probe_settings(cfg),
         statistics=names if isinstance(names, str) else tuple(names), options=options,
         gp=check_gp(plain(cfg, "gp"), statistics))
 
