@@ -80,7 +80,7 @@ def test_a_search_from_python_reloads_and_reads_like_a_notebook(tmp_path, monkey
         stops.append(record.generation)
         return record.generation == 2
 
-    tiny = dict(sampling=SampleProtocol(n=24, holdout_n=12), evaluation_size=24, probe=ProbeConfig(batch_size=8),
+    tiny = dict(sampling=SampleProtocol(n=16, holdout_n=8), evaluation_size=16, probe=ProbeConfig(batch_size=8),
                 statistics="lean", gp=GPConfig(population=40, generations=3), tracking=False, workers=1,
                 progress=False)
     out = tmp_path / "run"

@@ -25,10 +25,11 @@ from greenmachine.errors import GreenmachineError
 from greenmachine.gp.config import GPConfig
 from greenmachine.gp.fitness import FITNESSES, Fitness, Task
 from greenmachine.gp.hall_of_fame import HallOfFame, HallOfFameEntry
-from greenmachine.gp.pareto import ParetoEntry, pareto_front
 from greenmachine.gp.operators import CROSSOVERS, MUTATIONS, SELECTIONS
+from greenmachine.gp.pareto import ParetoEntry, pareto_front
 from greenmachine.gp.pset import Individual, build_pset, generate
 from greenmachine.statistics.table import StatisticsTable
+
 
 @dataclass(frozen=True)
 class GenerationRecord:
