@@ -21,6 +21,7 @@ from greenmachine.proxies.expression import evaluate_expression
 from greenmachine.report import plot_fitness, plot_scatter
 from greenmachine.search_record import SETS, hall_of_fame_frame, render_markdown
 from greenmachine.statistics.cache import atomic_write_text
+from greenmachine.summaries import search_headline
 from greenmachine.tracking import Tracker
 
 if TYPE_CHECKING:
@@ -42,19 +43,20 @@ class SearchCallback:
 
 
 class ProgressBar(SearchCallback):
-    """A progress bar over generations, showing the best fitness and the mean tree size."""
+    """A progress bar over generations, showing the best and median fitness and the mean tree size."""
 
     def __init__(self) -> None:
         self.bar: tqdm | None = None
 
     def on_start(self, search: Search) -> None:
-        self.bar = tqdm(total=search.settings.gp.generations + 1, desc="search: generations", unit="gen",
-                        dynamic_ncols=True)
+        self.bar = tqdm(total=search.settings.gp.generations + 1,
+                        desc="GP generations (best/median Kendall tau on search archs)", unit="gen", dynamic_ncols=True)
 
     def __call__(self, record: GenerationRecord, state: SearchState) -> None:
         if self.bar is not None:
             self.bar.n = record.generation + 1
-            self.bar.set_postfix(best=f"{record.best_fitness:.4f}", size=f"{record.mean_size:.1f}")
+            self.bar.set_postfix(best=f"{record.best_fitness:.4f}", median=f"{record.median_fitness:.4f}",
+                                 mean_size=f"{record.mean_size:.1f}")
             self.bar.refresh()
 
     def on_end(self, search: Search) -> None:
@@ -66,8 +68,9 @@ class ReportWriter(SearchCallback):
     """Writes a search's files into its folder when it ends and lists them in `search.files`.
 
     report.json (the record), hall_of_fame.csv (`Search.hall_of_fame`), report.md, formulas.txt
-    (plain, simplified and LaTeX), fitness.png, scatter.png (the best proxy on the first task's
-    evaluation set) and proxies/<name>.py (each found proxy, standalone).
+    (plain, simplified and LaTeX), fitness.png (with the best baseline's fitness as the line to beat),
+    scatter.png (the best proxy on the first task's evaluation set) and proxies/<name>.py (each found
+    proxy, standalone).
     """
 
     def on_end(self, search: Search) -> None:
@@ -78,7 +81,8 @@ class ReportWriter(SearchCallback):
         atomic_write_text(files["report"], render_markdown(record))
         atomic_write_text(files["formulas"], "".join(f"{r.name}: {r.formula}\n  simplified: {r.simplified}\n"
                                                      f"  latex: {r.latex}\n" for r in record.found))
-        files["fitness_plot"] = plot_fitness([asdict(r) for r in record.generations()], out / "fitness.png")
+        files["fitness_plot"] = plot_fitness([asdict(r) for r in record.generations()], out / "fitness.png",
+                                             search.best_baseline())
         found = record.found
         if found and search.tasks:
             task = search.tasks[0]
@@ -94,7 +98,10 @@ class ReportWriter(SearchCallback):
 
 
 class MLflowLogger(SearchCallback):
-    """Logs a search to its MLflow run: per-generation metrics, then its files and final numbers.
+    """Logs a search to its MLflow run: per-generation metrics, then its files, final numbers and headline.
+
+    The headline (summaries.search_headline) names the run with the best proxy's tau, describes it in
+    Markdown (formula in LaTeX, tau table, wall time, command line) and tags the best formula.
 
     A resumed run's tracker already holds the generations logged before it stopped; those are not
     logged again, and at the end every generation of the log that is missing (checkpointed but not
@@ -137,8 +144,8 @@ class MLflowLogger(SearchCallback):
         if "proxies" in search.files:
             self.tracker.artifact(search.files["proxies"], "proxies")
         found = record.found
-        if found:  # the best formula at a glance: plain and LaTeX (the files hold every formula)
-            self.tracker.tags({"formula": found[0].simplified[:5000], "formula_latex": found[0].latex[:5000]})
-        best = {f"{s}_tau": found[0].mean_tau(s) for s in SETS} if found else {}
+        headline = search_headline(record, search.out)
+        best = {f"{s}_tau": found[0].mean_tau(s) for s in SETS if f"{s}_tau" != headline.metric} if found else {}
         self.tracker.metrics({k: v for k, v in {**best, **record.compute}.items() if math.isfinite(v)})
+        self.tracker.conclude(headline)  # logs the headline metric
 

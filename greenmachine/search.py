@@ -33,20 +33,22 @@ from omegaconf import OmegaConf
 from greenmachine.benchmark import SampleProtocol
 from greenmachine.callbacks import MLflowLogger, ProgressBar, ReportWriter
 from greenmachine.config import ConfigError, ProbeConfig, build, resolve_device
+from greenmachine.energy import Energy, EnergyMeter, total_energy
 from greenmachine.errors import GreenmachineError, UnknownNameError
 from greenmachine.formula import readable, to_sympy
 from greenmachine.gp import GPConfig, SearchResult, bind, compile_program, evolve, to_math, to_python
 from greenmachine.gp.evolve import primitive_set
+from greenmachine.gp.fitness import FITNESSES, Task
 from greenmachine.gp.pset import build_pset, parse_tree
 from greenmachine.proxies.base import PROXIES
-from greenmachine.report import baseline_names, correlation, format_tau, score_baselines
+from greenmachine.report import baseline_names, best_by_tau, correlation, format_tau, score_baselines
 from greenmachine.search_record import (FINISHED, ProxyRow, SearchRecord, TaskSummary, hall_of_fame_frame,
                                         pareto_frame, running_record)
 from greenmachine.spaces import Target, get_space
 from greenmachine.statistics import STATISTICS, StatisticsOptions
 from greenmachine.statistics.engine import passes_for
 from greenmachine.tasks import SETS, TaskData, prepare_task
-from greenmachine.tracking import RUN_FILE, tracked_run
+from greenmachine.tracking import RUN_FILE, run_name, tracked_run
 from greenmachine.workspace import Compute, statistic_names
 
 CHECKPOINT = "checkpoint.pkl"  # in the run folder; a search started there resumes from it
@@ -120,6 +122,17 @@ class SearchSettings:
             targets.append(get_space(space).target(dataset))
         return targets
 
+    def run_name(self) -> str:
+        """Return the MLflow run name of the search: its tasks, sampling, population and seed.
+
+        e.g. `search nats_tss/cifar10 · stratified n=1000 · pop 500 · seed 0`; the seed is the GP's, followed
+        by the sample's where the two differ (`seed 1 (sample 0)`).
+        """
+        protocol, gp_config = self.sampling, self.gp
+        seed = f"seed {gp_config.seed}" + (f" (sample {protocol.seed})" if protocol.seed != gp_config.seed else "")
+        return run_name("search", ",".join(t.name for t in self.targets()), f"{protocol.strategy} n={protocol.n}",
+                        f"pop {gp_config.population}", seed)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as JSON-ready values (`from_dict` reads them back)."""
         return asdict(self)
@@ -176,7 +189,9 @@ class Search:
         device: `auto`, `cpu`, `cuda`, ...; workers: statistics worker processes (None: auto);
             progress: show progress bars; data_dir, cache_dir: override where data and caches are.
         params: what MLflow records as the run's params (default: the settings).
-        origin: how the search was started (e.g. the command line), recorded in its report.
+        origin: how the search was started (its `command`, e.g. the command line), recorded in its
+            report and as the run's MLflow tag `command_line`.
+        parent_run_id: the MLflow run this search's run is nested under (a sweep's parent run).
 
     Attributes:
         settings: the SearchSettings.
@@ -195,18 +210,18 @@ class Search:
                  tracking: bool = True, tracking_uri: str | None = None, experiment: str = "greenmachine",
                  device: str = "auto", workers: int | None = None, progress: bool = True, data_dir: str | None = None,
                  cache_dir: str | None = None, params: Mapping[str, Any] | None = None,
-                 origin: Mapping[str, str] | None = None):
+                 origin: Mapping[str, str] | None = None, parent_run_id: str | None = None):
         settings = SearchSettings(space, dataset, metric, epochs, tuple(also), sampling or SampleProtocol(),
                                   evaluation_size, probe or ProbeConfig(),
                                   statistics if isinstance(statistics, str) else tuple(statistics),
                                   options or preset_options(statistics), gp or GPConfig())
         self._setup(settings, callbacks, out, tracking, tracking_uri, experiment, device, workers, progress, data_dir,
-                    cache_dir, params, origin)
+                    cache_dir, params, origin, parent_run_id)
 
     def _setup(self, settings: SearchSettings, callbacks: Sequence[object], out: str | Path | None, tracking: bool,
                tracking_uri: str | None, experiment: str, device: str, workers: int | None, progress: bool,
                data_dir: str | None, cache_dir: str | None, params: Mapping[str, Any] | None,
-               origin: Mapping[str, str] | None) -> None:
+               origin: Mapping[str, str] | None, parent_run_id: str | None) -> None:
         self.settings = settings
         self.callbacks = list(callbacks)
         self.out = Path(out) if out is not None else default_folder()
@@ -214,6 +229,7 @@ class Search:
         self.compute = Compute(resolve_device(device), workers, bool(progress), data_dir, cache_dir)
         self.params = dict(params) if params is not None else None
         self.origin = dict(origin or {})
+        self.parent_run_id = parent_run_id
         self.record: SearchRecord | None = None
         self.tasks: list[TaskData] = []
         self.result: SearchResult | None = None
@@ -225,7 +241,7 @@ class Search:
         search = cls.__new__(cls)
         defaults = {"callbacks": (), "out": None, "tracking": True, "tracking_uri": None, "experiment": "greenmachine",
                     "device": "auto", "workers": None, "progress": True, "data_dir": None, "cache_dir": None,
-                    "params": None, "origin": None}
+                    "params": None, "origin": None, "parent_run_id": None}
         unknown = sorted(set(runtime) - set(defaults))
         if unknown:
             raise GreenmachineError(f"unknown argument(s) {', '.join(unknown)}; valid: {', '.join(sorted(defaults))}")
@@ -292,6 +308,15 @@ class Search:
         """Return the LaTeX of the simplified formula of the proxy of rank `rank`."""
         return self.proxy(rank).latex
 
+    def searched_tasks(self) -> list[TaskData]:
+        """Return the prepared tasks the GP searches: the first with the single-task fitness `kendall`, else all."""
+        return self.tasks[:1] if self.settings.gp.fitness == "kendall" else list(self.tasks)
+
+    def best_baseline(self) -> tuple[str, float] | None:
+        """Return the baseline with the best fitness on the search archs and that fitness, of a search run in this
+        process (None when no baseline ranks them); the fitness plot draws it as the line to beat."""
+        return best_baseline_fitness(self._finished_record().baselines, self.searched_tasks(), self.settings.gp.fitness)
+
     def run(self) -> Search:
         """Run the search in its folder (resuming from its checkpoint there) and return it, its record complete."""
         start = time.perf_counter()
@@ -306,42 +331,64 @@ class Search:
         origin = {"command": "greenmachine.Search (Python)", **self.origin, "tasks": names, "output": str(out)}
         running_record(settings.to_dict(), origin).write(out / REPORT)
         tags = {"space": targets[0].space, "dataset": targets[0].dataset, "sampling": settings.sampling.strategy,
-                "tasks": names}
+                "tasks": names, "command_line": origin["command"]}
         enabled, uri, experiment = self.tracking
         params = self.params if self.params is not None else settings.to_dict()
-        with tracked_run(enabled, uri, experiment, f"search {names}", params, tags, record=out / RUN_FILE,
-                         resume=resume) as tracker:
+        # the run opens before the statistics are prepared, so its duration is the whole search's
+        with tracked_run(enabled, uri, experiment, settings.run_name(), params, tags, record=out / RUN_FILE,
+                         resume=resume, parent_run_id=self.parent_run_id) as tracker:
+            prepare_start = time.perf_counter()
             tasks = [prepare_task(t.space, t.dataset, t.metric, t.epochs, settings.sampling, settings.evaluation_size,
                                   settings.probe, statistics, settings.options, self.compute) for t in targets]
             self.tasks = [replace(t, table=t.table.to(self.compute.device)) for t in tasks]
+            prepared = time.perf_counter() - prepare_start
             callbacks = ([ProgressBar()] if self.compute.progress else []) + [ReportWriter(), MLflowLogger(tracker)]
             callbacks += self.callbacks
             for callback in callbacks:
                 getattr(callback, "on_start", lambda search: None)(self)
-            searched = [t.subset("search") for t in (self.tasks[:1] if settings.gp.fitness == "kendall" else self.tasks)]
-            evolve_start = time.perf_counter()
+            searched = [t.subset("search") for t in self.searched_tasks()]
+            meter = EnergyMeter(self.compute.device)
+            mark, evolve_start = meter.mark(), time.perf_counter()
             self.result = evolve([table for table, _ in searched], [acc for _, acc in searched], settings.gp, callbacks,
                                  checkpoint=out / CHECKPOINT)
-            spent = compute_spent(self.result, self.tasks, time.perf_counter() - evolve_start)
-            spent["wall_seconds"] = time.perf_counter() - start
-            self.record = build_record(self.result, self.tasks, settings, spent,
-                                       {**origin, "run_id": tracker.run_id or "untracked"})
+            spent = compute_spent(self.result, self.tasks, time.perf_counter() - evolve_start, meter.since(mark))
+            spent["prepare_seconds"] = prepared
+            record = build_record(self.result, self.tasks, settings, spent,
+                                  {**origin, "run_id": tracker.run_id or "untracked"})
+            # the whole search but writing its files: statistics, GP, the report's measurements and formulas
+            self.record = replace(record, compute={**spent, "wall_seconds": time.perf_counter() - start})
             for callback in callbacks:
                 getattr(callback, "on_end", lambda search: None)(self)
         return self
 
 
-def compute_spent(result: SearchResult, tasks: Sequence[TaskData], seconds: float) -> dict[str, float]:
-    """Return what a search cost: statistics passes (recorded seconds, joules), program evaluations, GP wall time."""
-    joules = [t.compute_joules for t in tasks]
+def compute_spent(result: SearchResult, tasks: Sequence[TaskData], seconds: float,
+                  energy: Energy | None = None) -> dict[str, float]:
+    """Return what a search cost: statistics passes (recorded seconds, joules), program evaluations, GP wall time and joules.
+
+    Joules are keyed `<what>_joules_<measured|estimated>` (Energy.metrics); `energy` is the search's own.
+    """
+    statistics = total_energy(Energy(t.compute_joules, t.compute_energy_source) for t in tasks)
     return {
         "statistics_passes": float(sum(len(t.table) for t in tasks)),
         "statistics_seconds": float(sum(t.compute_seconds for t in tasks)),
-        "statistics_joules": float(sum(joules)) if all(np.isfinite(joules)) else float("nan"),
+        **statistics.metrics("statistics"),
         "program_evaluations": float(sum(r.unique_evaluations for r in result.log)),
         "memo_hits": float(sum(r.memo_hits for r in result.log)),
         "search_seconds": seconds,
+        **(energy.metrics("search") if energy is not None else {}),
     }
+
+
+def best_baseline_fitness(rows: Sequence[ProxyRow], searched: Sequence[TaskData], fitness: str) -> tuple[str, float] | None:
+    """Return the baseline with the best fitness on the search archs and that fitness (None when none ranks them).
+
+    A baseline's fitness combines its Kendall taus on the searched tasks as the search's `fitness` does.
+    """
+    combine = FITNESSES[fitness]([Task(*t.subset("search")) for t in searched]).combine
+    scored = [(r.name, float(combine(np.array([[r.scores[t.name]["search"].kendall] for t in searched]))[0]))
+              for r in rows if r.kind == "baseline"]
+    return best_by_tau(scored, lambda pair: pair[1])
 
 
 def _correlations(scores_of, tasks: Sequence[TaskData]) -> dict[str, dict[str, object]]:
@@ -392,7 +439,9 @@ def build_record(result: SearchResult, tasks: Sequence[TaskData], settings: Sear
 def summary(search: Search) -> str:
     """Return the lines a finished search prints: where its files are, wall time (statistics included), the best proxy."""
     record = search._finished_record()
-    lines = [f"search done in {record.compute['wall_seconds']:.0f} s (statistics included) -> {search.out}"]
+    wall, prepared = record.compute.get("wall_seconds", np.nan), record.compute.get("prepare_seconds", np.nan)
+    lines = [f"search done in {wall:.0f} s wall time, statistics included ({prepared:.0f} s preparing the tasks: "
+             f"sampling, statistics passes, loading; {wall - prepared:.0f} s GP search and report) -> {search.out}"]
     found = record.found
     if found:
         best = found[0]
@@ -405,5 +454,5 @@ def summary(search: Search) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CHECKPOINT", "Search", "SearchSettings", "build_record", "check_terminals", "compute_spent",
-           "evaluation_size_of", "preset_options", "summary"]
+__all__ = ["CHECKPOINT", "Search", "SearchSettings", "best_baseline_fitness", "build_record", "check_terminals",
+           "compute_spent", "evaluation_size_of", "preset_options", "summary"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from greenmachine.energy import ESTIMATED, energy_from_metrics, power_model
 from greenmachine.errors import CorruptFileError, describe
 from greenmachine.export import ExportedProxy, proxy_name
 from greenmachine.formula import statistics_of
@@ -44,7 +45,7 @@ class ProxyRow:
         simplified: the formula simplified by sympy.
         latex: its LaTeX.
         seconds_per_arch, joules_per_arch: mean recorded cost of the statistics passes it reads, per
-            arch of the first task (joules NaN where the machine has no energy counter).
+            arch of the first task (joules measured where a counter exists, else estimated).
     """
 
     name: str
@@ -231,14 +232,17 @@ def pareto_frame(record: SearchRecord) -> pd.DataFrame:
 def render_markdown(record: SearchRecord) -> str:
     """Return report.md: compute spent, per task the best found proxies against the best baseline, and the formulas."""
     spent = record.compute
-    joules = spent.get("statistics_joules", math.nan)
-    energy = f", {joules:.0f} J" if math.isfinite(joules) else " (no energy counter on this machine)"
+    statistics_energy, search_energy = (energy_from_metrics(spent, what) for what in ("statistics", "search"))
+    joules = f", {statistics_energy}" if statistics_energy is not None else ""
+    search_joules = f" ({search_energy})" if search_energy is not None else ""
     wall = f" The whole run took {spent['wall_seconds']:.1f} s, statistics included." if "wall_seconds" in spent else ""
     lines = ["# Search report", "",
              f"Compute spent: statistics of {spent['statistics_passes']:.0f} archs, "
-             f"{spent['statistics_seconds']:.0f} s of recorded pass time{energy}; "
+             f"{spent['statistics_seconds']:.0f} s of recorded pass time{joules}; "
              f"{spent['program_evaluations']:.0f} program evaluations (+{spent['memo_hits']:.0f} answered by the memo) "
-             f"in {spent['search_seconds']:.1f} s of search.{wall}", ""]
+             f"in {spent['search_seconds']:.1f} s of search{search_joules}.{wall}", ""]
+    if ESTIMATED in {e.source for e in (statistics_energy, search_energy) if e is not None}:
+        lines += [f"Estimated joules: CodeCarbon's process model, {power_model().describe()} (docs/energy.md).", ""]
     found, baselines = record.found, record.baselines
     for t in record.tasks:
         lines += [f"## {t.name} ({t.metric} accuracy, {t.epochs} epochs)", "", f"Sampling: {t.description}", "",

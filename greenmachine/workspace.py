@@ -12,12 +12,13 @@ from greenmachine.benchmark.sampling import space_permutation
 from greenmachine.config import ProbeConfig
 from greenmachine.data import probe_batch
 from greenmachine.data.probe import Probe
+from greenmachine.energy import ESTIMATED, Energy, total_energy
 from greenmachine.errors import GreenmachineError
 from greenmachine.paths import cache_dir, data_dir
 from greenmachine.proxies.base import Proxy
 from greenmachine.spaces import get_space
 from greenmachine.statistics import STATISTICS, StatisticsOptions, default_statistics
-from greenmachine.statistics.cache import StatisticsCache
+from greenmachine.statistics.cache import Cost, StatisticsCache
 from greenmachine.statistics.engine import lean_statistics, passes_for
 from greenmachine.statistics.runner import CacheJob, default_workers, fill_cache, usable_cores
 from greenmachine.statistics.table import StatisticsTable, clean_columns
@@ -151,16 +152,18 @@ class ProxyScores:
     Attributes:
         archs: the archs every proxy scored (archs with a failed statistic dropped), int [N].
         scores: proxy name -> scores, float64 [N].
-        cost: proxy name -> recorded (seconds, joules) per arch of the passes it reads, each [N].
+        cost: proxy name -> recorded seconds and joules per arch of the passes it reads (Cost, each [N]).
         options: proxy name -> the pass settings its statistics were measured with.
         seconds: recorded wall time of all the passes behind the scores (each pass and setting once).
+        energy: the energy of those passes, measured or estimated.
     """
 
     archs: np.ndarray
     scores: dict[str, np.ndarray]
-    cost: dict[str, tuple[np.ndarray, np.ndarray]]
+    cost: dict[str, Cost]
     options: dict[str, StatisticsOptions]
     seconds: float
+    energy: Energy = Energy(float("nan"), ESTIMATED)
 
 
 def score_archs(proxies: list[Proxy], space: str, dataset: str, archs: np.ndarray, probe: Probe,
@@ -182,12 +185,14 @@ def score_archs(proxies: list[Proxy], space: str, dataset: str, archs: np.ndarra
         loaded.append((group_options, members, names, table, kept, cache))
         common &= np.isin(np.arange(len(archs)), kept)
     archs = archs[common]
-    scores, cost, measured, seconds = {}, {}, {}, 0.0
+    scores, cost, measured, seconds, energy = {}, {}, {}, 0.0, []
     for group_options, members, names, table, kept, cache in loaded:
         table = table.select(np.flatnonzero(common[kept]))
-        seconds += float(cache.costs(passes_for(names), archs)[0].sum())
+        spent = cache.costs(passes_for(names), archs)
+        seconds += float(spent.seconds.sum())
+        energy.append(spent.energy())
         for proxy in members:
             scores[proxy.name] = proxy.evaluate(table).double().cpu().numpy()
             cost[proxy.name] = cache.costs(passes_for(proxy.statistics), archs)
             measured[proxy.name] = group_options
-    return ProxyScores(archs, scores, cost, measured, seconds)
+    return ProxyScores(archs, scores, cost, measured, seconds, total_energy(energy))

@@ -54,6 +54,17 @@ def _one_clear_line(code: int, err: str, command: str) -> str:
     (("export",), "run= is required (it has no default); e.g. greenmachine export run=<value>"),
     (("cache", "+foo=1"), "unknown key 'foo'; valid: archs, backend, cache_dir, chunk_size, data_dir, dataset, device, "
                           "epochs, metric, probe, progress, ray_address, space, statistics, workers"),
+    (("search", "foo=bar"), "unknown key 'foo'; valid: also, cache_dir, data_dir, dataset, debug, device, epochs, "
+                            "evaluation_size, experiment, gp, metric, probe, progress, sampling, seed, space, statistics, "
+                            "tracking, workers"),
+    (("search", "+foo.bar=1"), "unknown key 'foo'; valid: also, "),
+    (("search", "gp.nope=1"), "unknown key 'gp.nope'; valid in gp: constants, crossover, crossover_rate, elitism, "),
+    (("search", "sampling.nope=3"), "unknown key 'sampling.nope'; valid in sampling: binning, bins, drop_broken, "),
+    (("search", "statistics=nope"), "unknown statistics option 'nope'; valid: all, default, lean"),
+    (("search", "--multirun", "statistics=lean,nope"), "unknown statistics option 'nope'; valid: all, default, lean"),
+    (("evaluate", "tracking=nope"), "unknown tracking option 'nope'; valid: mlflow, none"),
+    (("search", "experiment=nope"), "unknown experiment option 'nope'; valid: graf_ensemble, greenfactory, greenmachine_sss, "),
+    (("search", "space=nope", "tracking=none"), "unknown space 'nope'; valid: nas_bench_macro, nasbench101, nats_sss, "),
     (("cache", "dataset.metric=test"), "dataset.metric=test: dataset is a plain value (dataset=<value>), not a section; "
                                        "metric is a key of its own: metric=test"),
     (("cache", "+dataset.metric=test"), "dataset.metric=test: dataset is a plain value (dataset=<value>), not a section"),

@@ -94,4 +94,4 @@ def test_score_archs_measures_a_discovered_proxy_with_the_settings_it_was_found_
     assert scored.options == {"params": run_options, "found_zen": own}
     np.testing.assert_array_equal(scored.scores["found_zen"], as_found.scores["zen"])
     assert not np.array_equal(scored.scores["found_zen"], with_run.scores["zen"])
-    assert scored.seconds > 0 and all(len(c[0]) == len(archs) for c in scored.cost.values())
+    assert scored.seconds > 0 and all(len(c.seconds) == len(archs) for c in scored.cost.values())

@@ -1,8 +1,10 @@
-"""A search's files read back: a damaged report.json is named with what to do, never a bare traceback."""
+"""A search's files read back (a damaged report.json is named with what to do), and its best-baseline fitness line."""
 
 from __future__ import annotations
 
 import json
+import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,6 +13,9 @@ from omegaconf import OmegaConf
 
 from greenmachine.commands import COMMANDS
 from greenmachine.errors import CorruptFileError
+from greenmachine.report import Correlation
+from greenmachine.search import ProxyRow, best_baseline_fitness
+from greenmachine.statistics.table import StatisticsTable
 
 
 @pytest.mark.parametrize("content", ["", '{"options": {}, "tasks": [{"name": "nats_tss/cifar10"', "[]", '{"proxies": []}'])
@@ -115,3 +120,21 @@ def test_a_search_from_python_reloads_and_reads_like_a_notebook(tmp_path, monkey
     standalone = score_without_greenmachine(module_path, net, inputs, None, tmp_path)
     assert standalone == score_network(net, inputs, None, module.EXPRESSION, module.STATISTICS, module.PROBE_SEED,
                                        StatisticsOptions(**module.OPTIONS))
+
+
+def _task(name: str):
+    table = StatisticsTable(np.arange(3), {}, torch.zeros(3, 0, dtype=torch.bool), {"synflow": torch.arange(3.0)})
+    return SimpleNamespace(name=name, subset=lambda s: (table, np.arange(3.0)))
+
+
+def test_the_best_baseline_line_combines_taus_as_the_search_fitness_does():
+    def row(name, taus, kind="baseline"):
+        return ProxyRow(name, kind, name, name, 1, {t: {"search": Correlation(tau, tau, 1.0, 3)} for t, tau in taus.items()})
+
+    rows = [row("proxy_1", {"a": 0.9, "b": 0.9}, "found"), row("steady", {"a": 0.5, "b": 0.5}),
+            row("peaky", {"a": 0.8, "b": 0.1}), row("flat", {"a": math.nan, "b": math.nan})]
+    a, b = _task("a"), _task("b")
+    assert best_baseline_fitness(rows, [a], "kendall") == ("peaky", 0.8)
+    assert best_baseline_fitness(rows, [a, b], "mean_kendall") == ("steady", 0.5)
+    assert best_baseline_fitness(rows, [a, b], "min_kendall") == ("steady", 0.5)
+    assert best_baseline_fitness(rows[:1] + rows[3:], [a], "kendall") is None

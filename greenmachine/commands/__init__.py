@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from greenmachine.config import ConfigError, ProbeConfig, build, resolve_device
@@ -15,6 +18,7 @@ from greenmachine.proxies.loading import resolve_proxy
 from greenmachine.registry import Registry
 from greenmachine.spaces import SearchSpace, Target, space_from_config
 from greenmachine.statistics import StatisticsOptions
+from greenmachine.tracking import Tracker, sweep_parent, tracked_run
 from greenmachine.workspace import Compute, statistic_names
 
 
@@ -91,6 +95,31 @@ def compute_settings(cfg: DictConfig) -> Compute:
     """Return where the config says to compute statistics (device, workers) and find data and caches."""
     return Compute(resolve_device(cfg.device), workers_of(cfg.workers), bool(cfg.get("progress", True)), cfg.data_dir,
                    cfg.cache_dir)
+
+
+def command_line(name: str) -> str:
+    """Return the command line that ran this Hydra job, `greenmachine <name> <overrides>` (a sweep's job: its own values)."""
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    return " ".join(["greenmachine", name, *overrides])
+
+
+def parent_run(cfg: DictConfig) -> str | None:
+    """Return the MLflow run a command's run nests under: its `--multirun` sweep's parent run (None outside a sweep)."""
+    return sweep_parent(cfg.tracking.uri) if cfg.tracking.enabled else None
+
+
+def track(cfg: DictConfig, name: str, tags: Mapping[str, str], record: Path | None = None,
+          resume: bool = True) -> AbstractContextManager[Tracker]:
+    """Return the MLflow run of a command as its `tracking` section says (see tracking.tracked_run).
+
+    `name` is the run's name (tracking.run_name), starting with the command. The run gets the tag
+    `command_line`, and in a `--multirun` sweep it is nested under the sweep's parent run (`parent_run`).
+    (`greenmachine search` runs a `greenmachine.Search`, which opens its run itself with the same tag and parent.)
+    """
+    tracking = cfg.tracking
+    return tracked_run(bool(tracking.enabled), tracking.uri, tracking.experiment, name, plain(cfg),
+                       {"command_line": command_line(name.split()[0]), **tags}, record=record, resume=resume,
+                       parent_run_id=parent_run(cfg))
 
 
 def proxies_of(specs: object) -> list[Proxy]:

@@ -8,7 +8,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from greenmachine.benchmark import SampleProtocol
-from greenmachine.commands import command, plain, probe_settings, space_of, statistics_settings, workers_of
+from greenmachine.commands import (command, command_line, parent_run, plain, probe_settings, space_of,
+                                   statistics_settings, workers_of)
 from greenmachine.config import ConfigError, build
 from greenmachine.gp import GPConfig
 from greenmachine.search import Search, SearchSettings, check_terminals, evaluation_size_of, summary
@@ -43,14 +44,17 @@ def settings_of(cfg: DictConfig) -> SearchSettings:
 
 @command("search", "evolve proxies with GP, report them on archs never searched, export them as Python")
 def search(cfg: DictConfig) -> dict[str, object]:
-    """Run one search in the Hydra run folder and print where its results are."""
-    hydra = HydraConfig.get()
+    """Run one search in the Hydra run folder and print where its results are.
+
+    Its MLflow run (named by SearchSettings.run_name, tagged with the command line, nested under a
+    sweep's parent run) opens before the statistics are prepared, so the run's duration is the command's.
+    """
     tracking = cfg.tracking
     result = Search.from_settings(
-        settings_of(cfg), out=Path(hydra.runtime.output_dir), tracking=bool(tracking.enabled), tracking_uri=tracking.uri,
-        experiment=tracking.experiment, device=cfg.device, workers=workers_of(cfg.workers), progress=bool(cfg.progress),
-        data_dir=cfg.data_dir, cache_dir=cfg.cache_dir, params=plain(cfg),
-        origin={"command": "greenmachine search " + " ".join(hydra.overrides.task)}).run()
+        settings_of(cfg), out=Path(HydraConfig.get().runtime.output_dir), tracking=bool(tracking.enabled),
+        tracking_uri=tracking.uri, experiment=tracking.experiment, device=cfg.device, workers=workers_of(cfg.workers),
+        progress=bool(cfg.progress), data_dir=cfg.data_dir, cache_dir=cfg.cache_dir, params=plain(cfg),
+        origin={"command": command_line("search")}, parent_run_id=parent_run(cfg)).run()
     print("\n" + summary(result))
     found = result.record.found
     return {"out": str(result.out), "best": found[0].formula if found else None}

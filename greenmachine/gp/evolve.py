@@ -27,7 +27,7 @@ from greenmachine.gp.fitness import FITNESSES, Fitness, Task
 from greenmachine.gp.hall_of_fame import HallOfFame, HallOfFameEntry
 from greenmachine.gp.operators import CROSSOVERS, MUTATIONS, SELECTIONS
 from greenmachine.gp.pareto import ParetoEntry, pareto_front
-from greenmachine.gp.pset import Individual, build_pset, generate
+from greenmachine.gp.pset import Individual, build_pset, generate, is_statistic
 from greenmachine.statistics.table import StatisticsTable
 
 
@@ -159,8 +159,7 @@ def evolve(table: StatisticsTable | Sequence[StatisticsTable], target: np.ndarra
         stopped = False
     else:
         seed_everything(config.seed)
-        population = [Individual(generate(pset, config.init_min_height, config.init_max_height))
-                      for _ in range(config.population)]
+        population = initial_population(pset, config)
         state = SearchState(config, data_key, 0, population, HallOfFame(config.hall_of_fame), [], fitness.memo)
         stopped = _complete(0, state, fitness, callbacks)
 
@@ -172,6 +171,19 @@ def evolve(table: StatisticsTable | Sequence[StatisticsTable], target: np.ndarra
         state.generation = generation
         stopped = _complete(generation, state, fitness, callbacks)
     return SearchResult(tuple(state.hall_of_fame.entries), tuple(state.log), statistics, pareto_front(fitness.memo))
+
+
+def initial_population(pset: gp.PrimitiveSetTyped, config: GPConfig) -> list[Individual]:
+    """Return generation 0: each per-network statistic alone, then random trees up to `config.population`.
+
+    A bare statistic is often a known proxy (nwot, synflow, ...); starting from all of them, the
+    search never ends below the best of them on the search archs (elitism and the hall of fame keep
+    it). If the population is smaller than the number of such statistics, the first ones are taken.
+    """
+    bare = [Individual([node]) for node in pset.terminals[pset.ret]
+            if isinstance(node, gp.Terminal) and is_statistic(node)][:config.population]
+    return bare + [Individual(generate(pset, config.init_min_height, config.init_max_height))
+                   for _ in range(config.population - len(bare))]
 
 
 def primitive_set(tables: Sequence[StatisticsTable], config: GPConfig) -> gp.PrimitiveSetTyped:

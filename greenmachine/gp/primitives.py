@@ -218,9 +218,13 @@ def _centred(x: torch.Tensor, mask: LayerMask) -> tuple[torch.Tensor, torch.Tens
     return centred, _finite(variance).sqrt_()
 
 
-@functools.lru_cache(maxsize=4096)
 def const(value: float) -> torch.Tensor:
     """Return the constant `value` as a 0-dim float32 tensor (shared: primitives never modify arguments)."""
+    return _const(value, math.copysign(1.0, value))  # -0.0 == 0.0, but they divide differently
+
+
+@functools.lru_cache(maxsize=4096)
+def _const(value: float, sign: float) -> torch.Tensor:
     return torch.tensor(value, dtype=torch.float32)
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from greenmachine.data.probe import Probe
+from greenmachine.data.probe import Probe, user_probe
 from greenmachine.errors import GreenmachineError
-from greenmachine.statistics.core import PASSES, STATISTICS, PassContext, StatisticsOptions, find_layers
+from greenmachine.statistics.core import LABELLED, PASSES, STATISTICS, PassContext, StatisticsOptions, find_layers
 
 if TYPE_CHECKING:  # only annotated here; an exported proxy inlines this module without energy.py
     from greenmachine.energy import EnergyMeter
@@ -47,7 +47,8 @@ class Statistics:
         layer: per-layer statistics, name -> float64 [L].
         scalar: per-network statistics, name -> float.
         seconds: wall time of each pass that ran.
-        joules: energy of each pass that ran, where an energy meter was given and has a counter.
+        joules: energy of each pass that ran, where an energy meter was given (measured or estimated).
+        energy_source: `measured` or `estimated`: how the meter got `joules` (empty without a meter).
     """
 
     layers: tuple[str, ...]
@@ -55,6 +56,7 @@ class Statistics:
     scalar: dict[str, float]
     seconds: dict[str, float] = field(default_factory=dict)
     joules: dict[str, float] = field(default_factory=dict)
+    energy_source: str = ""
 
     def __getitem__(self, name: str) -> np.ndarray | float:
         return self.layer[name] if name in self.layer else self.scalar[name]
@@ -96,19 +98,26 @@ def check_inputs(net: nn.Module, probe: Probe) -> None:
                                     "initialise it again (or load finite weights)")
 
 
-def compute_statistics(net: nn.Module, probe: Probe, names: Iterable[str] | None = None,
-                       options: StatisticsOptions | None = None, meter: EnergyMeter | None = None) -> Statistics:
+def compute_statistics(net: nn.Module, probe: Probe | torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+                       names: Iterable[str] | None = None, options: StatisticsOptions | None = None,
+                       meter: EnergyMeter | None = None) -> Statistics:
     """Return the statistics `names` (default: `default_statistics()`) of `net` on `probe`.
+
+    `probe` takes the forms `greenmachine.score` takes: a Probe (`greenmachine.data.probe_batch`),
+    images float [B, C, H, W] normalised as the network expects, or (images, labels int [B]); labels
+    are needed only by the statistics that read them (snip, grad_norm, ...), and a bad batch raises
+    naming the valid forms.
 
     Only the passes those statistics need are run. The network is left as it was: passes restore
     its mode, gradients and buffers, and those that re-initialise or modify weights never touch it.
-    With a `meter`, each pass's energy is recorded where the machine has a counter. Raises
+    With a `meter`, each pass's energy is recorded (measured where the machine has a counter, else estimated). Raises
     GreenmachineError for an empty or non-finite probe and for non-finite weights (see check_inputs).
     """
     if isinstance(names, str):
         raise GreenmachineError(f"names={names!r} is a string; give a list of statistic names, e.g. names=[{names!r}]")
-    check_inputs(net, probe)
     names = list(dict.fromkeys(default_statistics() if names is None else names))
+    probe = user_probe(probe, labelled=sorted(set(names) & LABELLED))
+    check_inputs(net, probe)
     options = options or StatisticsOptions()
     pass_names = passes_for(names)
     param = next(net.parameters(), None)
@@ -121,14 +130,14 @@ def compute_statistics(net: nn.Module, probe: Probe, names: Iterable[str] | None
     joules: dict[str, float] = {}
     wanted = set(names)
     for pass_name in pass_names:
-        energy = meter.joules() if meter is not None else None
+        mark = meter.mark() if meter is not None else None
         start = time.perf_counter()
         produced = PASSES[pass_name].run(ctx)
         if ctx.device.type == "cuda":
             torch.cuda.synchronize(ctx.device)
         seconds[pass_name] = time.perf_counter() - start
-        if energy is not None:
-            joules[pass_name] = meter.joules() - energy
+        if mark is not None:
+            joules[pass_name] = meter.since(mark).joules
         for stat, value in produced.items():
             if stat not in wanted:
                 continue
@@ -136,4 +145,4 @@ def compute_statistics(net: nn.Module, probe: Probe, names: Iterable[str] | None
                 layer[stat] = np.asarray(value, dtype=np.float64)
             else:
                 scalar[stat] = float(value)
-    return Statistics(tuple(ctx.layers), layer, scalar, seconds, joules)
+    return Statistics(tuple(ctx.layers), layer, scalar, seconds, joules, meter.source if meter is not None else "")
