@@ -9,5 +9,14 @@ from greenmachine.workspace import Compute, select_archs
 
 __version__ = "0.1.0"
 
-__all__ = ["PROXIES", "Compute", "Probe", "ScoreTable", "Statistics", "StatisticsOptions", "__version__", "build_network",
-           "compute_statistics", "get_space", "score", "score_archs", "select_archs"]
+__all__ = ["PROXIES", "Compute", "Probe", "ScoreTable", "Search", "Statistics", "StatisticsOptions", "__version__",
+           "build_network", "compute_statistics", "get_space", "score", "score_archs", "select_archs"]
+
+
+def __getattr__(name: str) -> object:
+    """Return `Search` on first use (it imports the search's tracking and reporting; scoring does not need them)."""
+    if name == "Search":
+        from greenmachine.search import Search
+
+        return Search
+    raise AttributeError(f"module 'greenmachine' has no attribute {name!r}")

@@ -16,7 +16,8 @@ from greenmachine.energy import (ESTIMATED, MEASURED, Energy, EnergyMeter, Power
                                  format_joules, total_energy)
 from greenmachine.errors import GreenmachineError
 from greenmachine.league import league, write_league
-from greenmachine.search import compute_spent, write_report
+from greenmachine.search import compute_spent
+from greenmachine.search_record import SearchRecord, TaskSummary, render_markdown
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.statistics.cache import ArchResult, StatisticsCache, _atomic_save
 from greenmachine.statistics.runner import CacheJob, fill_cache
@@ -208,6 +209,7 @@ def test_the_search_report_and_its_metrics_are_labelled(tmp_path):
     result = SimpleNamespace(log=[SimpleNamespace(unique_evaluations=10, memo_hits=2)])
     spent = compute_spent(result, [task], 1.5, Energy(30.0, ESTIMATED))
     assert spent["statistics_joules_measured"] == 120.0 and spent["search_joules_estimated"] == 30.0
-    report = write_report([], [task], tmp_path, StatisticsOptions(), spent)["report"].read_text()
+    summary = TaskSummary(task.name, task.metric, task.epochs, {}, {s: 0 for s in sets}, 0, {}, "a test sample")
+    report = render_markdown(SearchRecord(tasks=(summary,), compute=spent))
     assert "7 archs, 3 s of recorded pass time, 120 J (measured)" in report
     assert "1.5 s of search (30 J (estimated))" in report and "CodeCarbon's process model" in report

@@ -5,15 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from greenmachine.league import league, ranking_bars, write_league
 from greenmachine.report import UNRANKED, Correlation, best_by_tau, correlation, format_tau, rank_by_tau
-from greenmachine.search import ProxyRow, write_report
-from greenmachine.statistics import StatisticsOptions
+from greenmachine.search_record import ProxyRow, SearchRecord, TaskSummary, render_markdown
 from greenmachine.statistics.cache import Cost
 
 ACCURACY = np.arange(12, dtype=np.float64)
@@ -93,16 +91,14 @@ def _correlation(tau: float) -> Correlation:
 
 def test_the_search_report_never_names_an_undefined_tau_the_best_baseline(tmp_path):
     sets = ("search", "holdout", "evaluation")
-    sample = SimpleNamespace(describe=lambda: "a test sample", to_dict=lambda: {})
-    task = SimpleNamespace(name="nats_tss/cifar10", metric="test", epochs=200, sample=sample, dropped={}, probe={},
-                           rows={s: np.arange(4) for s in sets})
+    task = TaskSummary("nats_tss/cifar10", "test", 200, {}, {s: 4 for s in sets}, 0, {}, "a test sample")
     taus = {"flat": math.nan, "weak": 0.1, "strong": 0.4, "inverse": -0.3, "zero": math.nan}
     rows = [ProxyRow("proxy_1", "found", "x", "x", 1, {task.name: {s: _correlation(0.2) for s in sets}})]
     rows += [ProxyRow(name, "baseline", name, name, 1, {task.name: {s: _correlation(tau) for s in sets}})
              for name, tau in taus.items()]
     spent = dict.fromkeys(("statistics_passes", "statistics_seconds", "program_evaluations", "memo_hits",
                            "search_seconds"), 0.0) | {"statistics_joules": math.nan}
-    report = write_report(rows, [task], tmp_path, StatisticsOptions(), spent)["report"].read_text()
+    report = render_markdown(SearchRecord(tasks=(task,), proxies=tuple(rows), compute=spent))
     assert "strong (best baseline on search)" in report and "flat (best baseline" not in report
     assert ("All baselines on the evaluation set (Kendall tau):\n\nstrong 0.400, weak 0.100, inverse -0.300, "
             f"flat {UNRANKED}, zero {UNRANKED}") in report
@@ -111,13 +107,11 @@ def test_the_search_report_never_names_an_undefined_tau_the_best_baseline(tmp_pa
 @pytest.mark.parametrize("taus", [[math.nan, math.nan], []])
 def test_the_search_report_has_no_best_baseline_when_none_ranks(tmp_path, taus):
     sets = ("search",)
-    sample = SimpleNamespace(describe=lambda: "a test sample", to_dict=lambda: {})
-    task = SimpleNamespace(name="t", metric="test", epochs=1, sample=sample, dropped={}, probe={},
-                           rows={"search": np.arange(4), "holdout": np.arange(0), "evaluation": np.arange(0)})
+    task = TaskSummary("t", "test", 1, {}, {"search": 4, "holdout": 0, "evaluation": 0}, 0, {}, "a test sample")
     rows = [ProxyRow(f"b{i}", "baseline", "b", "b", 1, {"t": {"search": _correlation(t)}}) for i, t in enumerate(taus)]
     spent = dict.fromkeys(("statistics_passes", "statistics_seconds", "program_evaluations", "memo_hits",
                            "search_seconds"), 0.0) | {"statistics_joules": math.nan}
-    report = write_report(rows, [task], tmp_path, StatisticsOptions(), spent)["report"].read_text()
+    report = render_markdown(SearchRecord(tasks=(task,), proxies=tuple(rows), compute=spent))
     assert "best baseline" not in report
 
 

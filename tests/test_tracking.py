@@ -17,8 +17,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from greenmachine.errors import CorruptFileError
-from greenmachine.gp import GenerationRecord, GPConfig
-from greenmachine.search import _progress
+from greenmachine.callbacks import MLflowLogger
+from greenmachine.gp import GenerationRecord
 from greenmachine.tracking import (RUN_FILE, SWEEP_FILE, Headline, SweepCallback, ensure_store, headline_name,
                                    run_name, tracked_run)
 
@@ -72,11 +72,11 @@ def test_a_resumed_search_continues_its_own_run_with_the_whole_fitness_curve(tmp
     with tracked_run(True, uri, EXPERIMENT, "search t", {"gp": {"generations": 5}}, {"space": "t"},
                      record=record) as tracker:
         assert tracker.resumed and tracker.run_id == run_id
-        _, callback, log = _progress(GPConfig(generations=5), tracker, False)
+        logger = MLflowLogger(tracker)
         for generation in (3, 4, 5):
-            callback(_record(generation))
-        for generation in range(6):  # run_search passes the whole log once the search ends
-            log(_record(generation))
+            logger(_record(generation), None)
+        for generation in range(6):  # at the end of the search the whole log is passed once
+            logger.log(_record(generation))
     runs = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
     assert [r.info.run_id for r in runs] == [run_id]
     run = client.get_run(run_id)

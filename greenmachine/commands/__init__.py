@@ -102,17 +102,23 @@ def command_line(name: str) -> str:
     return " ".join(["greenmachine", name, *overrides])
 
 
+def parent_run(cfg: DictConfig) -> str | None:
+    """Return the MLflow run a command's run nests under: its `--multirun` sweep's parent run (None outside a sweep)."""
+    return sweep_parent(cfg.tracking.uri) if cfg.tracking.enabled else None
+
+
 def track(cfg: DictConfig, name: str, tags: Mapping[str, str], record: Path | None = None,
           resume: bool = True) -> AbstractContextManager[Tracker]:
     """Return the MLflow run of a command as its `tracking` section says (see tracking.tracked_run).
 
     `name` is the run's name (tracking.run_name), starting with the command. The run gets the tag
-    `command_line`, and in a `--multirun` sweep it is nested under the sweep's parent run.
+    `command_line`, and in a `--multirun` sweep it is nested under the sweep's parent run (`parent_run`).
+    (`greenmachine search` runs a `greenmachine.Search`, which opens its run itself with the same tag and parent.)
     """
     tracking = cfg.tracking
     return tracked_run(bool(tracking.enabled), tracking.uri, tracking.experiment, name, plain(cfg),
                        {"command_line": command_line(name.split()[0]), **tags}, record=record, resume=resume,
-                       parent_run_id=sweep_parent(tracking.uri) if tracking.enabled else None)
+                       parent_run_id=parent_run(cfg))
 
 
 from greenmachine.commands import cache, data, ensemble, evaluate, export, info, search  # noqa: E402,F401  (registers the commands)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from greenmachine.data.probe import Probe, user_probe
-from greenmachine.energy import EnergyMeter
 from greenmachine.errors import GreenmachineError
 from greenmachine.statistics.core import PASSES, STATISTICS, PassContext, StatisticsOptions, find_layers, labelled, tagged
 from greenmachine.statistics.table import StatisticsTable, stack_statistics
+
+if TYPE_CHECKING:  # only annotated here; an exported proxy inlines this module without energy.py
+    from greenmachine.energy import EnergyMeter
 
 
 def default_statistics() -> list[str]:
