@@ -94,8 +94,23 @@ def test_a_search_from_python_reloads_and_reads_like_a_notebook(tmp_path, monkey
 
     search = Search.load(out, workers=1, progress=False, tracking=False).run()  # resumes at generation 3
     assert [r["generation"] for r in search.record.log] == [0, 1, 2, 3]
-    fresh = Search("nats_tss", "cifar10", out=tmp_path / "fresh", **tiny).run()
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    fresh = Search("nats_tss", "cifar10", out=tmp_path / "fresh", **{**tiny, "tracking": True, "tracking_uri": uri}).run()
     assert search.hall_of_fame.equals(fresh.hall_of_fame)  # a stopped and resumed search ends as one run
+
+    # its MLflow run: named with its headline, the best formula as sympy's LaTeX, labelled joules, wall time
+    import mlflow
+
+    run = mlflow.MlflowClient(uri).get_run(fresh.record.origin["run_id"])
+    tau = run.data.metrics["evaluation_tau"]
+    assert run.info.run_name == f"search nats_tss/cifar10 · stratified n=16 · pop 40 · seed 0 · eval tau {tau:.3f}"
+    tags = run.data.tags
+    assert tags["command"] == "search" and tags["command_line"] == "greenmachine.Search (Python)"
+    assert tags["best_formula_latex"] == fresh.latex() and tags["best_formula"] == fresh.proxy().formula
+    assert f"$${fresh.latex()}$$" in tags["mlflow.note.content"]
+    metrics = run.data.metrics
+    assert 0 < metrics["prepare_seconds"] < metrics["wall_seconds"]
+    assert any(k.startswith("search_joules_") for k in metrics) and any(k.startswith("statistics_joules_") for k in metrics)
 
     loaded = Search.load(out)
     frame = loaded.hall_of_fame

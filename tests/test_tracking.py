@@ -135,6 +135,38 @@ def test_a_concluded_run_shows_its_headline_in_name_description_and_tags(tmp_pat
         tracker.conclude(Headline("best_kendall", 0.5, "tau"))
 
 
+def test_a_search_headline_shows_the_best_formula_as_sympy_latex_beside_the_best_baseline(tmp_path):
+    from greenmachine.formula import readable
+    from greenmachine.report import Correlation
+    from greenmachine.search_record import ProxyRow, SearchRecord, TaskSummary
+    from greenmachine.summaries import search_headline
+
+    expression = "safe_log(add(synflow, nwot))"
+    simplified, latex = readable(expression)
+    sets = {"search": 10, "holdout": 0, "evaluation": 20}
+    task = TaskSummary("nats_tss/cifar10", "test", 200, {}, sets, 0, {}, "a test sample")
+
+    def scores(search, evaluation):
+        return {task.name: {"search": Correlation(search, search, 1.0, 10),
+                            "evaluation": Correlation(evaluation, evaluation, 1.0, 20)}}
+
+    rows = (ProxyRow("proxy_1", "found", expression, "log(synflow + nwot)", 4, scores(0.8, 0.7), 0.8, simplified, latex),
+            ProxyRow("nwot", "baseline", "nwot", "nwot", 1, scores(0.6, 0.5)),
+            ProxyRow("synflow", "baseline", "synflow", "synflow", 1, scores(0.4, 0.3)))
+    record = SearchRecord(tasks=(task,), proxies=rows, origin={"command": "greenmachine search gp.seed=1"},
+                          compute={"wall_seconds": 12.0, "prepare_seconds": 9.0})
+    headline = search_headline(record, tmp_path)
+    assert (headline.metric, headline.value, headline.label) == ("evaluation_tau", 0.7, "eval tau")
+    assert latex.startswith(r"\log") and headline.tags == {"best_formula": "log(synflow + nwot)",
+                                                             "best_formula_latex": latex, "best_proxy": "proxy_1"}
+    assert f"$${latex}$$" in headline.description and "Plain: `log(synflow + nwot)`" in headline.description
+    assert "| proxy_1 | nats_tss/cifar10 | 0.800 | 0.700 |" in headline.description
+    assert "| nwot (best baseline on search) | nats_tss/cifar10 | 0.600 | 0.500 |" in headline.description
+    assert "Wall time 12 s" in headline.description and "`greenmachine search gp.seed=1`" in headline.description
+    empty = search_headline(SearchRecord(tasks=(task,), proxies=rows[1:]), tmp_path)
+    assert math.isnan(empty.value) and empty.description.startswith("No proxy found.")
+
+
 def _sweep_config(tmp_path, uri: str):
     return OmegaConf.create({"tracking": {"enabled": True, "uri": uri, "experiment": EXPERIMENT},
                              "hydra": {"sweep": {"dir": str(tmp_path / "sweep")},
