@@ -23,9 +23,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from full_space import DATASETS, RESULTS  # noqa: E402  (this folder's script: the same datasets and results)
 
+from greenmachine import select_archs  # noqa: E402
 from greenmachine.benchmark import load_benchmark  # noqa: E402
 from greenmachine.metrics import average_ranks, kendall, shared_kendall_ceiling  # noqa: E402
-from greenmachine.workspace import select_archs  # noqa: E402
 
 
 def agreement_rows(accuracies: dict[str, np.ndarray]) -> list[tuple[str, float, float, list[float]]]:

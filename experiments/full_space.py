@@ -23,17 +23,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from hydra import compose, initialize_config_dir
 
+from greenmachine import Compute, score_archs, select_archs
 from greenmachine.benchmark import load_benchmark
-from greenmachine.commands import probe_settings, statistics_settings
-from greenmachine.config import ProbeConfig
 from greenmachine.metrics import kendall, spearman
-from greenmachine.proxies import PROXIES, SHIPPED
+from greenmachine.proxies import SHIPPED
 from greenmachine.report import rank_by_tau, worst_filled
 from greenmachine.spaces import all_spaces, get_space
-from greenmachine.statistics import StatisticsOptions
-from greenmachine.workspace import Compute, make_probe, score_archs, select_archs
 
 RESULTS = Path(__file__).parent / "results"
 TABLE = ".csv.xz"  # xz keeps a whole space's three datasets (~100,000 rows) under 5 MB
@@ -48,13 +44,6 @@ def anchor(space: str, dataset: str) -> tuple[str, float] | None:
     """Return (system, tau) of the best published training-free proxy on a target, or None."""
     published = get_space(space).published
     return next(((s, published[(s, dataset)]) for s in TRAINING_FREE if (s, dataset) in published), None)
-
-
-def lean_settings() -> tuple[ProbeConfig, StatisticsOptions]:
-    """Return the probe and pass options of `greenmachine cache statistics=lean`, so scores reuse its cache."""
-    with initialize_config_dir(config_dir=str(CONF), version_base=None):
-        cfg = compose("cache", overrides=["statistics=lean"])
-    return probe_settings(cfg), statistics_settings(cfg)[1]
 
 
 def scores_path(space: str, archs_spec: str) -> Path:
@@ -88,15 +77,14 @@ def compute(spaces: list[str], datasets: list[str] | None, archs_spec: str, work
     Each dataset's scores are written as soon as they are computed, so an interrupted run keeps them.
     None datasets are each space's own (`space_datasets`).
     """
-    proxies = [PROXIES[name] for name in (*SHIPPED, *LEAN_BASELINES)]
-    probe_config, options = lean_settings()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for space in spaces:
         path = scores_path(space, archs_spec)
         for dataset in datasets or space_datasets(space):
             archs = np.sort(select_archs(space, archs_spec if archs_spec == "all" else int(archs_spec)))
-            probe = make_probe(dataset, probe_config)
-            scored = score_archs(proxies, space, dataset, archs, probe, options, Compute(workers=workers))
+            # the settings of `greenmachine cache statistics=lean` (default probe), so scores reuse its cache
+            scored = score_archs([*SHIPPED, *LEAN_BASELINES], space, dataset, archs, "lean",
+                                 compute=Compute(workers=workers))
             frame = pd.DataFrame({"arch_index": scored.archs, "dataset": dataset} | scored.scores)
             write_dataset(path, frame)
             print(f"{space} {dataset}: {len(scored.archs)} archs scored ({len(archs) - len(scored.archs)} dropped), "

@@ -19,24 +19,17 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from hydra import compose, initialize_config_dir
 
+from greenmachine import PROXIES, Compute, score_archs, select_archs
 from greenmachine.benchmark import load_benchmark
-from greenmachine.commands import probe_settings, statistics_settings
-from greenmachine.config import ProbeConfig
 from greenmachine.metrics import kendall, spearman
 from greenmachine.paths import data_dir
-from greenmachine.proxies import PROXIES
 from greenmachine.report import worst_filled
 from greenmachine.spaces import get_space
-from greenmachine.statistics.engine import lean_statistics
-from greenmachine.workspace import Compute, make_probe, score_archs, select_archs
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
+from greenmachine.statistics import default_statistics, lean_statistics
 BASELINES = ["synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "zen", "zico", "meco", "meco_opt",
              "swap", "az_nas", "l2_norm", "params", "flops"]
 # Proxies whose value is fixed by the network and the probe (no random re-initialisation or noise input).
@@ -76,25 +69,21 @@ def main() -> None:
     args = parser.parse_args()
     dataset, naslib = naslib_values(args.space)
     archs = np.sort(select_archs(args.space, min(args.archs, get_space(args.space).size)))
-    with initialize_config_dir(config_dir=str(CONF), version_base=None):
-        cfg = compose("cache", overrides=[f"statistics={args.statistics}"])
-    names, options = statistics_settings(cfg)
-    probe_config: ProbeConfig = probe_settings(cfg)
-    available = set(names) if args.statistics == "default" else set(lean_statistics())
-    proxies = [PROXIES[n] for n in BASELINES if set(PROXIES[n].statistics) <= available]
-    probe = make_probe(dataset, probe_config)
-    scored = score_archs(proxies, args.space, dataset, archs, probe, options, Compute(workers=args.workers))
+    available = set(default_statistics() if args.statistics == "default" else lean_statistics())
+    proxies = [n for n in BASELINES if set(PROXIES[n].statistics) <= available]
+    # the settings of `greenmachine cache statistics=<default|lean>` (its default probe), so scores reuse its cache
+    scored = score_archs(proxies, args.space, dataset, archs, args.statistics, compute=Compute(workers=args.workers))
     archs = scored.archs
     accuracy = load_benchmark(args.space).accuracies(dataset)[archs]
+    taus = scored.correlations(accuracy)
     shared = np.flatnonzero(np.isin(archs, naslib.index))
     print(f"{args.space} {dataset} accuracy, first {len(archs)} archs of the fixed random order, {args.statistics} "
-          f"statistics; probe: {probe.origin or probe.source}, batch {probe.batch_size}, seed {probe.seed}; "
-          f"{len(shared)} of them have NASLib values\n")
+          f"statistics; probe: {scored.probe.origin or scored.probe.source}, batch {scored.probe.batch_size}, seed "
+          f"{scored.probe.seed}; {len(shared)} of them have NASLib values\n")
     print("| proxy | deterministic | tau (ours) | tau ours, NASLib archs | tau NASLib, same archs | published full space | "
           "Spearman ours vs NASLib |")
     print("|---|---|---|---|---|---|---|")
-    for proxy in proxies:
-        name = proxy.name
+    for name in proxies:
         scores = worst_filled(scored.scores[name])
         cells = ("", "", "")
         if name in naslib.columns and len(shared) > 2:
@@ -102,7 +91,7 @@ def main() -> None:
             cells = (f"{kendall(scores[shared], accuracy[shared]):.3f}", f"{kendall(reference, accuracy[shared]):.3f}",
                      f"{spearman(scores[shared], reference):.3f}")
         published = PUBLISHED.get(args.space, {}).get(name)
-        print(f"| {name} | {'yes' if name in DETERMINISTIC else ''} | {kendall(scores, accuracy):.3f} | {cells[0]} | "
+        print(f"| {name} | {'yes' if name in DETERMINISTIC else ''} | {taus[name].kendall:.3f} | {cells[0]} | "
               f"{cells[1]} | {'' if published is None else f'{published:.3f}'} | {cells[2]} |")
 
 

@@ -2,10 +2,21 @@
 
 from greenmachine.data.probe import Probe
 from greenmachine.proxies import PROXIES, score
+from greenmachine.scoring import ScoreTable, score_archs
 from greenmachine.spaces import build_network, get_space
 from greenmachine.statistics import Statistics, StatisticsOptions, compute_statistics
+from greenmachine.workspace import Compute, select_archs
 
 __version__ = "0.1.0"
 
-__all__ = ["PROXIES", "Probe", "Statistics", "StatisticsOptions", "__version__", "build_network", "compute_statistics",
-           "get_space", "score"]
+__all__ = ["PROXIES", "Compute", "Probe", "ScoreTable", "Search", "Statistics", "StatisticsOptions", "__version__",
+           "build_network", "compute_statistics", "get_space", "score", "score_archs", "select_archs"]
+
+
+def __getattr__(name: str) -> object:
+    """Return `Search` on first use (it imports the search's tracking and reporting; scoring does not need them)."""
+    if name == "Search":
+        from greenmachine.search import Search
+
+        return Search
+    raise AttributeError(f"module 'greenmachine' has no attribute {name!r}")

@@ -44,29 +44,89 @@ def space_overrides(args: list[str]) -> list[str]:
     return out
 
 
-def command_keys(name: str) -> tuple[set[str], set[str]]:
-    """Return the top-level keys of `conf/<name>.yaml`: every valid one (settings and config groups), and its plain settings."""
-    text = (resources.files("greenmachine.conf") / f"{name}.yaml").read_text()
-    conf = OmegaConf.to_container(OmegaConf.create(text), resolve=False)
+def _conf(path: str) -> dict:
+    """Return a YAML file of the packaged config (`conf/<path>`) as plain values, unresolved."""
+    text = (resources.files("greenmachine.conf") / path).read_text()
+    return OmegaConf.to_container(OmegaConf.create(text), resolve=False) or {}
+
+
+def command_groups(name: str) -> set[str]:
+    """Return the config groups `conf/<name>.yaml` selects (space, statistics, gp, ...), not Hydra's own."""
     groups = set()
-    for entry in conf.get("defaults", []):
+    for entry in _conf(f"{name}.yaml").get("defaults", []):
         key = next(iter(entry)) if isinstance(entry, dict) else entry
         key = key.split()[-1].split("@")[0]  # `override x`, `optional x`, `x@package`
         if not key.startswith(("_", "hydra")) and "/" not in key:
             groups.add(key)
+    return groups
+
+
+def group_options(group: str) -> list[str]:
+    """Return the options of a config group: the YAML files of `conf/<group>`, sorted."""
+    return sorted(p.name.removesuffix(".yaml") for p in (resources.files("greenmachine.conf") / group).iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def group_keys(group: str) -> set[str]:
+    """Return the keys any option of a config group sets (a `@package _global_` option sets none of the group's)."""
+    keys: set[str] = set()
+    for option in group_options(group):
+        text = (resources.files("greenmachine.conf") / group / f"{option}.yaml").read_text()
+        if "@package _global_" not in text:
+            keys |= set(_conf(f"{group}/{option}.yaml")) - {"defaults"}
+    return keys
+
+
+def command_keys(name: str) -> tuple[set[str], set[str]]:
+    """Return the top-level keys of `conf/<name>.yaml`: every valid one (settings and config groups), and its plain settings."""
+    conf = _conf(f"{name}.yaml")
+    groups = command_groups(name)
     settings = {k: v for k, v in conf.items() if k not in ("defaults", "hydra")}
     return set(settings) | groups, {k for k, v in settings.items() if not isinstance(v, dict) and k not in groups}
 
 
+def _unknown_keys(unknown: list[str], valid: set[str]) -> ConfigError:
+    return ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                       f"valid: {', '.join(sorted(valid))}")
+
+
+def _choices(value: str) -> list[str]:
+    """Return the options a group override names: one, or each of a sweep `a,b` (none for sweep functions)."""
+    if any(c in value for c in "()[]{}$"):
+        return []
+    return [v.strip().strip("'\"") for v in value.split(",")]
+
+
 def check_overrides(name: str, args: list[str]) -> None:
-    """Raise ConfigError for an override of a key inside a plain setting (`dataset.metric=test`), which Hydra misreads."""
+    """Raise ConfigError for an override Hydra would refuse with a traceback, naming it and the valid ones.
+
+    Caught: an unknown key (`foo=1`, `+foo=1`), an unknown option of a config group (`statistics=nope`;
+    `space=` is left to the space registry, which also takes plug-ins), an unknown key inside a
+    group's section (`gp.nope=1`), and a key inside a plain setting (`dataset.metric=test`), which
+    Hydra misreads.
+    """
     valid, plain_keys = command_keys(name)
+    groups = command_groups(name)
     for arg in args:
-        key, _, value = arg.lstrip("+~").partition("=")
+        raw, sep, value = arg.partition("=")
+        key = raw.lstrip("+~")
+        if not sep or key.startswith("hydra") or "/" in key or "@" in key:
+            continue
         head, dot, sub = key.partition(".")
         if dot and head in plain_keys:
             own = f"; {sub} is a key of its own: {sub}={value}" if sub in valid else ""
             raise ConfigError(f"{key}={value}: {head} is a plain value ({head}=<value>), not a section{own}")
+        if head not in valid:
+            raise _unknown_keys([head], valid)
+        if not dot and head in groups and head != "space" and not raw.startswith("~"):
+            options = group_options(head)
+            for choice in _choices(value):
+                if choice not in options and not (choice == "null" and head == "experiment"):
+                    raise ConfigError(f"unknown {head} option {choice!r}; valid: {', '.join(options)}")
+        if dot and head in groups and not raw.startswith("+"):
+            keys = group_keys(head)
+            if sub.split(".")[0] not in keys:
+                raise ConfigError(f"unknown key {key!r}; valid in {head}: {', '.join(sorted(keys))}")
 
 
 def check_config(name: str, cfg: DictConfig) -> None:
@@ -77,8 +137,7 @@ def check_config(name: str, cfg: DictConfig) -> None:
     valid, plain_keys = command_keys(name)
     unknown = sorted(set(cfg) - valid)
     if unknown:
-        raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                          f"valid: {', '.join(sorted(valid))}")
+        raise _unknown_keys(unknown, valid)
     for key in sorted(plain_keys & set(cfg)):
         if OmegaConf.is_dict(cfg.get(key)):
             raise ConfigError(f"{key} is a plain value ({key}=<value>), not a section; got {OmegaConf.to_yaml(cfg[key]).strip()}")

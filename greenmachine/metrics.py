@@ -2,11 +2,12 @@
 ceiling that two disagreeing targets put on the tau of any one ranking.
 
 Kendall tau-b is what the GP calls thousands of times a second, so `KendallTau` does the work that
-depends only on the target once and ranks many score vectors at a time. Its discordant-pair count
-is an O(N^1.5) block decomposition made of about thirty whole-array numpy calls, with no Python
-loop over archs or merge levels: about 100 us per score vector at N = 1000 where
-`scipy.stats.kendalltau` takes about 250 us (2-core CPU; experiments/bench_gp_eval.py). Above
-SCIPY_ABOVE archs scipy's compiled merge sort wins, and is used.
+depends only on the target once and ranks many score vectors at a time: one batched sort of the
+scores, tie counts as whole-array numpy calls, and per score vector one call of scipy's compiled
+O(N log N) discordant-pair count (`scipy.stats._stats._kendall_dis`, which `scipy.stats.kendalltau`
+itself uses). About 30 us per score vector at N = 1000 where `scipy.stats.kendalltau` takes about
+250 us (one thread; experiments/bench_gp_eval.py). Above SCIPY_ABOVE archs, and where a scipy
+lacks that private function, each row is scipy's own `kendalltau`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ import numpy as np
 import scipy.stats
 import torch
 
+try:  # private, but present and unchanged from scipy 1.0 to 1.17; without it, rows go to scipy's kendalltau
+    from scipy.stats._stats import _kendall_dis
+except ImportError:  # pragma: no cover - depends on the installed scipy
+    _kendall_dis = None
+
 ArrayLike = np.ndarray | torch.Tensor | list[float]
-SCIPY_ABOVE = 2500  # archs; measured crossover of the block decomposition and scipy
+SCIPY_ABOVE = 2500  # archs; above it rows are scipy's kendalltau (as before the compiled count), values unchanged
 
 
 def _as_float64(values: ArrayLike) -> np.ndarray:
@@ -39,12 +45,6 @@ def _tied_pairs(ties: np.ndarray) -> np.ndarray:
     return (steps - run_start).sum(axis=1)
 
 
-def _count_true(flags: np.ndarray) -> np.ndarray:
-    """Return the number of True entries per row of a bool array [R, ...] whose row size is a multiple of 8."""
-    rows = flags.reshape(flags.shape[0], -1).view(np.uint64)
-    return np.bitwise_count(rows).sum(axis=1, dtype=np.int64)
-
-
 class KendallTau:
     """Kendall tau-b of score vectors against one target, equal to `scipy.stats.kendalltau`.
 
@@ -56,22 +56,13 @@ class KendallTau:
         y = _as_float64(target)
         if y.ndim != 1 or y.shape[0] < 2 or not np.isfinite(y).all():
             raise ValueError(f"target must be a finite vector of at least 2 values, got shape {y.shape}")
-        n = self.n = int(y.shape[0])
+        self.n = int(y.shape[0])
         self._target = y
-        self._y_order = np.argsort(y, kind="stable")
-        ys = y[self._y_order]
-        # dense rank of the target, listed in target order (non-decreasing)
-        self._y_rank = np.concatenate([[0], np.cumsum(ys[1:] != ys[:-1])]).astype(np.int64)
+        ys = np.sort(y)
         self._target_ties = int(_tied_pairs((ys[1:] == ys[:-1])[None])[0])
-        # blocks of 8k positions (and of as many values) keep _count_true's uint64 view exact
-        self._block = 8 * max(1, math.ceil(math.sqrt(n) / 8))
-        self._blocks = -(-n // self._block)
-        padded = self._blocks * self._block
-        small = np.int16 if padded <= np.iinfo(np.int16).max else np.int32  # narrower compares are faster
-        self._pad = np.arange(n, padded, dtype=small)
-        self._upper = np.triu(np.ones((self._block, self._block), dtype=bool), 1)
-        self._index = np.arange(n, dtype=np.int64)
-        self._small = self._index.astype(small)
+        # 1-based dense rank of each target value (the compiled count needs ranks >= 1), in arch order
+        self._y_rank = np.searchsorted(np.unique(y), y).astype(np.intp) + 1
+        self._y_levels = int(self._y_rank.max()) + 1
 
     def __call__(self, scores: ArrayLike) -> float:
         """Return tau-b of `scores` (float [N]) against the target; NaN if scores are constant or not all finite."""
@@ -87,56 +78,29 @@ class KendallTau:
             raise ValueError(f"scores must have shape [R, {self.n}], got {x.shape}")
         rows, n = x.shape
         finite = np.isfinite(x).all(axis=1)
-        if n > SCIPY_ABOVE:
+        if n > SCIPY_ABOVE or _kendall_dis is None:
             tau = np.full(rows, np.nan)
             for r in np.flatnonzero(finite & (x.max(axis=1) > x.min(axis=1))):
                 tau[r] = scipy.stats.kendalltau(x[r], self._target).statistic
             return tau
-        x = np.where(finite[:, None], x, 0.0)[:, self._y_order] + 0.0  # + 0.0 turns -0.0 into 0.0
-        # dense rank of x, then order by (x, target): argsort of one int key beats a stable float sort
-        order = np.argsort(x, axis=1)
+        x = np.where(finite[:, None], x, 0.0) + 0.0  # + 0.0 turns -0.0 into 0.0
+        order = np.argsort(x, axis=1)  # any order within ties: the count below treats a tie as a group
         xs = np.take_along_axis(x, order, 1)
         x_ties = xs[:, 1:] == xs[:, :-1]
-        rank_sorted = np.zeros((rows, n), dtype=np.int64)
-        np.cumsum(~x_ties, axis=1, out=rank_sorted[:, 1:])
-        x_rank = np.empty_like(rank_sorted)
-        np.put_along_axis(x_rank, order, rank_sorted, 1)
-        order = np.argsort(x_rank * n + self._index, axis=1)
-        y_in_x_order = self._y_rank[order]
+        x_rank = np.zeros((rows, n), dtype=np.intp)  # dense rank of the sorted scores
+        np.cumsum(~x_ties, axis=1, out=x_rank[:, 1:])
+        y_rank = self._y_rank[order]
         tied_x = _tied_pairs(x_ties)
-        tied_both = _tied_pairs(x_ties & (y_in_x_order[:, 1:] == y_in_x_order[:, :-1]))
-        discordant = self._inversions(y_in_x_order)
+        tied_both = np.zeros(rows, dtype=np.int64)
+        if self._target_ties:  # pairs tied in both: equal neighbours once sorted by (score rank, target rank)
+            joint = np.sort(x_rank * self._y_levels + y_rank, axis=1)
+            tied_both = _tied_pairs(joint[:, 1:] == joint[:, :-1])
+        discordant = np.array([_kendall_dis(x_rank[r], y_rank[r]) for r in range(rows)], dtype=np.int64)
         n0 = n * (n - 1) // 2
         with np.errstate(invalid="ignore", divide="ignore"):
             tau = ((n0 - tied_x - self._target_ties + tied_both - 2 * discordant)
                    / np.sqrt((n0 - tied_x).astype(np.float64) * (n0 - self._target_ties)))
         return np.where(finite, tau, np.nan)
-
-    def _inversions(self, values: np.ndarray) -> np.ndarray:
-        """Return, per row of `values` (int [R, N]), the number of pairs i < j with values[i] > values[j], int64 [R].
-
-        Ties are made strictly increasing by position (they are not inversions), which turns each row
-        into a permutation p. Positions and values are cut into blocks of B. Pairs in one position
-        block are compared directly; pairs in one value block are compared by position block in the
-        inverse permutation (so pairs already counted, in one position block, compare equal); pairs
-        in different blocks of both kinds are counted from a (position block, value block) histogram.
-        """
-        rows, n = values.shape
-        size, blocks = self._block, self._blocks
-        inverse = np.argsort(values * n + self._index, axis=1)  # positions in value order
-        perm = np.empty((rows, n), dtype=self._small.dtype)
-        np.put_along_axis(perm, inverse, np.broadcast_to(self._small, (rows, n)), 1)
-        pad = np.broadcast_to(self._pad, (rows, self._pad.shape[0]))
-        p = np.concatenate([perm, pad], axis=1).reshape(rows, blocks, size)
-        q = np.concatenate([inverse.astype(self._small.dtype), pad], axis=1).reshape(rows, blocks, size) // size
-        same_position = (p[:, :, :, None] > p[:, :, None, :]) & self._upper
-        same_value = (q[:, :, :, None] > q[:, :, None, :]) & self._upper
-        cells = (np.arange(rows * blocks).reshape(rows, blocks, 1) * blocks + p // size).ravel()
-        hist = np.bincount(cells, minlength=rows * blocks * blocks).reshape(rows, blocks, blocks)
-        # earlier[r, P, V] = elements in position blocks < P and value blocks > V
-        earlier = np.cumsum(hist, axis=1) - hist
-        earlier = np.cumsum(earlier[:, :, ::-1], axis=2)[:, :, ::-1] - earlier
-        return _count_true(same_position) + _count_true(same_value) + (hist * earlier).sum(axis=(1, 2))
 
 
 def kendall(scores: ArrayLike, target: ArrayLike) -> float:

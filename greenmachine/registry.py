@@ -20,6 +20,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._watchers: list[Callable[[str, T], None]] = []
 
     def register(self, name: str) -> Callable[[T], T]:
         """Return a decorator that registers its argument under `name` (duplicates are an error)."""
@@ -35,6 +36,17 @@ class Registry(Generic[T]):
         if name in self._items:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._items[name] = item
+        for watcher in self._watchers:
+            watcher(name, item)
+
+    def watch(self, callback: Callable[[str, T], None]) -> None:
+        """Call `callback(name, item)` for every item registered now and for each one added later.
+
+        How one registry derives entries from another's (a statistic tagged `baseline` becomes a proxy).
+        """
+        self._watchers.append(callback)
+        for name, item in list(self._items.items()):
+            callback(name, item)
 
     def __getitem__(self, name: str) -> T:
         try:

@@ -1,310 +1,500 @@
-"""Run a GP search over prepared tasks and write what it found: hall of fame, report, proxies, plots."""
+"""A GP search as an object: `Search(...).run()`, `Search.load(folder)`, its hall of fame, Pareto front and formulas.
+
+```python
+from greenmachine import Search
+from greenmachine.gp import GPConfig
+
+search = Search(space="nats_tss", dataset="cifar10", gp=GPConfig(population=60, generations=4)).run()
+search.hall_of_fame          # pandas DataFrame, best first
+search.pareto()              # size against fitness
+search.latex()               # the best formula, simplified by sympy, as LaTeX
+Search.load(search.out)      # the same search from its folder (run() again resumes an interrupted one)
+```
+
+A search's defaults are the `greenmachine search` command's (the command is a thin wrapper over
+this class). The search loop computes; its side effects (progress bar, report files, MLflow,
+checkpoint) are callbacks, and callers add their own (`callbacks=[...]`, see greenmachine.callbacks).
+"""
 
 from __future__ import annotations
 
-import csv
-import json
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+import pandas as pd
+from omegaconf import OmegaConf
 
-from greenmachine.errors import CorruptFileError, describe
-from greenmachine.export import ExportedProxy, write_module
-from greenmachine.gp import GenerationRecord, GPConfig, SearchResult, bind, compile_program, evolve, to_math, to_python
-from greenmachine.gp.render import terminals_of
-from greenmachine.report import (Correlation, baseline_names, best_by_tau, correlation, format_tau, plot_fitness,
-                                 plot_scatter, rank_by_tau, score_baselines)
-from greenmachine.statistics import StatisticsOptions
-from greenmachine.statistics.cache import atomic_write_text
-from greenmachine.tasks import SETS, TaskData
-from greenmachine.tracking import Tracker
+from greenmachine.benchmark import SampleProtocol
+from greenmachine.callbacks import MLflowLogger, ProgressBar, ReportWriter
+from greenmachine.config import ConfigError, ProbeConfig, build, resolve_device
+from greenmachine.energy import Energy, EnergyMeter, total_energy
+from greenmachine.errors import GreenmachineError, UnknownNameError
+from greenmachine.formula import readable, to_sympy
+from greenmachine.gp import GPConfig, SearchResult, bind, compile_program, evolve, to_math, to_python
+from greenmachine.gp.evolve import primitive_set
+from greenmachine.gp.fitness import FITNESSES, Task
+from greenmachine.gp.pset import build_pset, parse_tree
+from greenmachine.proxies.base import PROXIES
+from greenmachine.report import baseline_names, best_by_tau, correlation, format_tau, score_baselines
+from greenmachine.search_record import (FINISHED, ProxyRow, SearchRecord, TaskSummary, hall_of_fame_frame,
+                                        pareto_frame, running_record)
+from greenmachine.spaces import Target, get_space
+from greenmachine.statistics import STATISTICS, StatisticsOptions
+from greenmachine.statistics.engine import passes_for
+from greenmachine.tasks import SETS, TaskData, prepare_task
+from greenmachine.tracking import RUN_FILE, run_name, tracked_run
+from greenmachine.workspace import Compute, statistic_names
 
-
-@dataclass(frozen=True)
-class ProxyRow:
-    """One line of a search report: a proxy's correlations per task and set."""
-
-    name: str
-    kind: str  # "found", "baseline" or "best baseline"
-    expression: str
-    formula: str
-    size: int
-    scores: dict[str, dict[str, Correlation]]  # task name -> set name -> Correlation
-
-
-@dataclass(frozen=True)
-class SearchOutcome:
-    """What `run_search` produced: the GP result, the report rows and the files written."""
-
-    result: SearchResult
-    rows: tuple[ProxyRow, ...]
-    files: dict[str, Path]
-    seconds: float
+CHECKPOINT = "checkpoint.pkl"  # in the run folder; a search started there resumes from it
+REPORT = "report.json"
 
 
-def _progress(config: GPConfig, tracker: Tracker, enabled: bool):
-    """Return a progress bar, the per-generation callback, and `log(record)`, which logs a generation once.
+def preset_options(names: str | Sequence[str]) -> StatisticsOptions:
+    """Return the pass settings of the statistics preset `names` (`conf/statistics/<names>.yaml`, as `statistics=<names>`).
 
-    A resumed run's tracker already holds the generations logged before the kill; `log` skips those,
-    so calling it with every record of the finished search fills in any generation that was
-    checkpointed but not logged, and the run has exactly one point per generation.
+    A list of names, or a preset without a file, gets the default settings.
     """
-    bar = tqdm(total=config.generations + 1, desc="search", unit="gen", disable=not enabled, dynamic_ncols=True)
-    logged = tracker.logged_steps("best_tau") if tracker.resumed else set()
-    first = True
+    folder = resources.files("greenmachine.conf") / "statistics"
+    if not isinstance(names, str) or not (folder / f"{names}.yaml").is_file():
+        return StatisticsOptions()
+    values: dict[str, Any] = {}
 
-    def log(record: GenerationRecord) -> None:
-        if record.generation in logged:
-            return
-        tracker.metrics({
-            "best_tau": record.best_fitness,
-            "median_tau": record.median_fitness if np.isfinite(record.median_fitness) else -1.0,
-            "mean_tree_size": record.mean_size,
-            "distinct_programs": record.distinct,
-            "cache_hits": record.memo_hits,
-            "unique_evaluations": record.unique_evaluations,
-            "evaluations_per_second": record.evaluations_per_second,
-        }, step=record.generation)
-        logged.add(record.generation)
+    def load(name: str) -> None:
+        conf = OmegaConf.to_container(OmegaConf.create((folder / f"{name}.yaml").read_text()))
+        for parent in conf.pop("defaults", []):
+            if parent != "_self_":
+                load(parent)
+        values.update(conf)
 
-    def callback(record: GenerationRecord) -> None:
-        nonlocal first
-        bar.n = record.generation + 1
-        bar.set_postfix(best=f"{record.best_fitness:.4f}", size=f"{record.mean_size:.1f}")
-        bar.refresh()
-        if first and tracker.resumed:  # the generation that was in flight when the search stopped
-            tracker.tags({"resumed_at_generation": record.generation})
-        first = False
-        log(record)
-
-    return bar, callback, log
+    load(names)
+    values.pop("names", None)
+    return build(StatisticsOptions, values, "statistics")
 
 
-def _rows(result: SearchResult, tasks: Sequence[TaskData]) -> list[ProxyRow]:
-    rows = []
-    subsets = {t.name: {s: t.subset(s) for s in SETS if len(t.rows[s])} for t in tasks}
-    for rank, entry in enumerate(result.hall_of_fame, start=1):
-        program = compile_program(entry.tree)
-        scores = {task: {s: correlation(program(bind(table)).cpu().numpy(), acc) for s, (table, acc) in sets.items()}
-                  for task, sets in subsets.items()}
-        rows.append(ProxyRow(f"proxy_{rank}", "found", to_python(entry.tree), to_math(entry.tree), entry.size, scores))
-    names = baseline_names(tasks[0].table)
-    baseline_scores = {task: {s: {name: correlation(v, acc) for name, v in score_baselines(table, names).items()}
-                              for s, (table, acc) in sets.items()} for task, sets in subsets.items()}
-    for name in names:
-        scores = {task: {s: per[name] for s, per in sets.items()} for task, sets in baseline_scores.items()}
-        rows.append(ProxyRow(name, "baseline", name, name, 1, scores))
-    return rows
+@dataclass(frozen=True)
+class SearchSettings:
+    """What a search searches and how; its defaults are `greenmachine search`'s.
+
+    Attributes:
+        space, dataset, metric, epochs: the searched target (None: the space's first dataset and that
+            dataset's metric and epochs).
+        also: more targets, each `space/dataset`, reported (cross-transfer) or, with a multi-task
+            fitness, searched too.
+        unseen: targets (`space/dataset`) that get no search sample, only their evaluation holdout:
+            reported on, never searched and never read to pick from the hall of fame (docs/transfer.md).
+        sampling: how the search sample and its disjoint holdout are drawn.
+        evaluation_size: the fixed random evaluation holdout of each space (None: the space's own, 0: none).
+        probe: the probe batch.
+        statistics: `default`, `lean`, `all` or a list of statistic names (the GP's terminals).
+        options: statistics pass settings.
+        gp: the GP's settings.
+    """
+
+    space: str = "nats_tss"
+    dataset: str | None = None
+    metric: str | None = None
+    epochs: int | None = None
+    also: tuple[str, ...] = ()
+    unseen: tuple[str, ...] = ()
+    sampling: SampleProtocol = field(default_factory=SampleProtocol)
+    evaluation_size: int | None = None
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    statistics: str | tuple[str, ...] = "default"
+    options: StatisticsOptions = field(default_factory=StatisticsOptions)
+    gp: GPConfig = field(default_factory=GPConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("also", "unseen", "statistics"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        evaluation_size_of(self.evaluation_size)
+
+    def targets(self) -> list[Target]:
+        """Return the targets: the searched one, then each `also` entry (`space/dataset`, dataset defaults)."""
+        return [get_space(self.space).target(self.dataset, self.metric, self.epochs),
+                *(parse_target(entry, "also") for entry in self.also)]
+
+    def unseen_targets(self) -> list[Target]:
+        """Return the `unseen` targets: reported on their evaluation holdouts, never searched nor used to pick.
+
+        Raises ConfigError for a target that is also searched, or when there is no evaluation holdout to report on.
+        """
+        unseen = [parse_target(entry, "unseen") for entry in self.unseen]
+        names = {(t.space, t.dataset) for t in self.targets()}
+        for target in unseen:
+            if (target.space, target.dataset) in names:
+                raise ConfigError(f"unseen target {target.space}/{target.dataset} is also searched (the run's "
+                                  "space/dataset or an `also` entry); a target is either searched or unseen")
+        if unseen and self.evaluation_size == 0:
+            raise ConfigError("evaluation_size=0 leaves the unseen targets nothing to report on; valid with `unseen`: "
+                              "null (each space's own holdout) or a positive integer")
+        return unseen
+
+    def run_name(self) -> str:
+        """Return the MLflow run name of the search: its tasks, sampling, population and seed.
+
+        e.g. `search nats_tss/cifar10 · stratified n=1000 · pop 500 · seed 0`; the seed is the GP's, followed
+        by the sample's where the two differ (`seed 1 (sample 0)`).
+        """
+        protocol, gp_config = self.sampling, self.gp
+        seed = f"seed {gp_config.seed}" + (f" (sample {protocol.seed})" if protocol.seed != gp_config.seed else "")
+        return run_name("search", ",".join(t.name for t in self.targets()), f"{protocol.strategy} n={protocol.n}",
+                        f"pop {gp_config.population}", seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as JSON-ready values (`from_dict` reads them back)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SearchSettings:
+        """Return settings from `to_dict`'s values, each section checked (ConfigError names a bad key)."""
+        values = dict(values)
+        sections = {"sampling": SampleProtocol, "probe": ProbeConfig, "options": StatisticsOptions, "gp": GPConfig}
+        for key, cls_ in sections.items():
+            if key in values:
+                values[key] = build(cls_, values[key], key)
+        return build(cls, values, "search")
 
 
-def _mean_tau(row: ProxyRow, set_name: str, tasks: Sequence[str] | None = None) -> float:
-    values = [sets[set_name].kendall for task, sets in row.scores.items()
-              if set_name in sets and (tasks is None or task in tasks)]
-    return float(np.mean(values)) if values else float("nan")
+def parse_target(entry: object, key: str) -> Target:
+    """Return the target named by a `space/dataset` entry of the list `key` (dataset defaults filled in)."""
+    space, sep, dataset = str(entry).partition("/")
+    if not sep:
+        raise ConfigError(f"{key} entry {entry!r} must be 'space/dataset', e.g. 'nats_tss/cifar100'")
+    return get_space(space).target(dataset)
 
 
 def searched_tasks(tasks: Sequence[TaskData], fitness: str) -> list[TaskData]:
-    """Return the tasks a search with `fitness` evolves on: the first with `kendall`, else every non-unseen one."""
+    """Return the tasks a search with `fitness` evolves on: the first with `kendall`, else every one not unseen."""
     searched = [t for t in tasks if t.searched]
     return searched[:1] if fitness == "kendall" else searched
 
 
-def pick(rows: Sequence[ProxyRow], searched: Sequence[str]) -> ProxyRow | None:
-    """Return the found proxy with the best mean Kendall tau on the searched targets' holdouts (search sets if none).
+def evaluation_size_of(value: object) -> int | None:
+    """Return an `evaluation_size` setting checked: None (the space's own), 0 (none) or a positive count of archs."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ConfigError(f"evaluation_size={value!r}; valid: null (the space's own holdout), 0 (no evaluation holdout) "
+                          "or a positive integer")
+    return value
 
-    Unseen targets never enter the choice, so what the pick scores there is a transfer measurement.
+
+def check_terminals(config: GPConfig, statistics: Sequence[str]) -> None:
+    """Raise GreenmachineError for GP terminals that are not among `statistics`, and for primitives and terminals
+    that cannot build a per-network score; checked before any statistic is computed."""
+    for name in config.terminals or ():
+        if name not in statistics:
+            raise UnknownNameError("gp.terminals statistic", name, statistics)
+    kinds = {s: STATISTICS[s].kind for s in statistics}
+    build_pset([s for s in statistics if kinds[s] == "layer"], [s for s in statistics if kinds[s] == "scalar"],
+               config.primitives, config.terminals, config.constants)
+
+
+def default_folder() -> Path:
+    """Return a new run folder as `greenmachine search` names one: outputs/search/<date>_<time> in the working folder."""
+    return Path("outputs/search") / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+
+
+class Search:
+    """One GP search: its settings, where it writes, and (once run or loaded) its record.
+
+    Args:
+        space, dataset, metric, epochs, also, unseen, sampling, evaluation_size, probe, statistics, gp:
+            see SearchSettings (None sections: the defaults).
+        options: statistics pass settings; None: those of the `statistics` preset (`lean` uses
+            smaller Zen and AZ-NAS batches, as `statistics=lean` does on the command line).
+        callbacks: more callbacks, after the progress bar, report writer and MLflow logger: functions
+            `(record, state) -> bool | None` or SearchCallback objects; returning True stops the run.
+        out: the run folder (default: outputs/search/<date>_<time>); a search run again in its
+            folder resumes from its checkpoint.
+        tracking, tracking_uri, experiment: log to MLflow (the store: `tracking_uri`, else
+            $MLFLOW_TRACKING_URI, else ./mlruns.db), in this experiment.
+        device: `auto`, `cpu`, `cuda`, ...; workers: statistics worker processes (None: auto);
+            progress: show progress bars; data_dir, cache_dir: override where data and caches are.
+        params: what MLflow records as the run's params (default: the settings).
+        origin: how the search was started (its `command`, e.g. the command line), recorded in its
+            report and as the run's MLflow tag `command_line`.
+        parent_run_id: the MLflow run this search's run is nested under (a sweep's parent run).
+
+    Attributes:
+        settings: the SearchSettings.
+        out: the run folder.
+        record: the SearchRecord (None until run or loaded; status `running` for an interrupted run).
+        tasks: the prepared tasks of a search run in this process (statistics tables included).
+        result: the GP's SearchResult of a search run in this process.
+        files: the files its callbacks wrote, by key (report, hall_of_fame, proxies, ...).
     """
-    found = [r for r in rows if r.kind == "found"]
-    if not found:
-        return None
-    set_name = "holdout" if any("holdout" in found[0].scores[t] for t in searched) else "search"
-    return best_by_tau(found, lambda r: _mean_tau(r, set_name, searched))
+
+    def __init__(self, space: str = "nats_tss", dataset: str | None = None, *, metric: str | None = None,
+                 epochs: int | None = None, also: Sequence[str] = (), unseen: Sequence[str] = (),
+                 sampling: SampleProtocol | None = None,
+                 evaluation_size: int | None = None, probe: ProbeConfig | None = None,
+                 statistics: str | Sequence[str] = "default", options: StatisticsOptions | None = None,
+                 gp: GPConfig | None = None, callbacks: Sequence[object] = (), out: str | Path | None = None,
+                 tracking: bool = True, tracking_uri: str | None = None, experiment: str = "greenmachine",
+                 device: str = "auto", workers: int | None = None, progress: bool = True, data_dir: str | None = None,
+                 cache_dir: str | None = None, params: Mapping[str, Any] | None = None,
+                 origin: Mapping[str, str] | None = None, parent_run_id: str | None = None):
+        settings = SearchSettings(space, dataset, metric, epochs, tuple(also), tuple(unseen), sampling or SampleProtocol(),
+                                  evaluation_size, probe or ProbeConfig(),
+                                  statistics if isinstance(statistics, str) else tuple(statistics),
+                                  options or preset_options(statistics), gp or GPConfig())
+        self._setup(settings, callbacks, out, tracking, tracking_uri, experiment, device, workers, progress, data_dir,
+                    cache_dir, params, origin, parent_run_id)
+
+    def _setup(self, settings: SearchSettings, callbacks: Sequence[object], out: str | Path | None, tracking: bool,
+               tracking_uri: str | None, experiment: str, device: str, workers: int | None, progress: bool,
+               data_dir: str | None, cache_dir: str | None, params: Mapping[str, Any] | None,
+               origin: Mapping[str, str] | None, parent_run_id: str | None) -> None:
+        self.settings = settings
+        self.callbacks = list(callbacks)
+        self.out = Path(out) if out is not None else default_folder()
+        self.tracking = (bool(tracking), tracking_uri, experiment)
+        self.compute = Compute(resolve_device(device), workers, bool(progress), data_dir, cache_dir)
+        self.params = dict(params) if params is not None else None
+        self.origin = dict(origin or {})
+        self.parent_run_id = parent_run_id
+        self.record: SearchRecord | None = None
+        self.tasks: list[TaskData] = []
+        self.result: SearchResult | None = None
+        self.files: dict[str, Path] = {}
+
+    @classmethod
+    def from_settings(cls, settings: SearchSettings, **runtime: Any) -> Search:
+        """Return a search of `settings`; `runtime` takes Search's other keyword arguments (callbacks, out, device, ...)."""
+        search = cls.__new__(cls)
+        defaults = {"callbacks": (), "out": None, "tracking": True, "tracking_uri": None, "experiment": "greenmachine",
+                    "device": "auto", "workers": None, "progress": True, "data_dir": None, "cache_dir": None,
+                    "params": None, "origin": None, "parent_run_id": None}
+        unknown = sorted(set(runtime) - set(defaults))
+        if unknown:
+            raise GreenmachineError(f"unknown argument(s) {', '.join(unknown)}; valid: {', '.join(sorted(defaults))}")
+        search._setup(settings, **{**defaults, **runtime})
+        return search
+
+    @classmethod
+    def load(cls, folder: str | Path, **runtime: Any) -> Search:
+        """Return the search whose run folder is `folder`, with its record; `.run()` resumes an interrupted one.
+
+        `runtime` takes Search's keyword arguments other than the settings (callbacks, device,
+        tracking, ...). Raises DataNotFoundError when the folder holds no report.json, CorruptFileError
+        when it is damaged, GreenmachineError when it records no settings (written by an older greenmachine).
+        """
+        from greenmachine.errors import DataNotFoundError
+
+        folder = Path(folder)
+        path = folder / REPORT
+        if not path.is_file():
+            raise DataNotFoundError(f"no search report at {path}; give the run folder of a greenmachine search")
+        record = SearchRecord.read(path)
+        if record.settings is None:
+            raise GreenmachineError(f"{path} records no search settings (an older greenmachine wrote it); its proxies "
+                                    "can still be exported: greenmachine export run=" + str(folder))
+        search = cls.from_settings(SearchSettings.from_dict(record.settings), out=folder, **runtime)
+        search.record = record
+        return search
+
+    @property
+    def finished(self) -> bool:
+        """Return whether the search has run to its end (its record is complete)."""
+        return self.record is not None and self.record.status == FINISHED
+
+    def _finished_record(self) -> SearchRecord:
+        if not self.finished:
+            state = "was interrupted" if self.record is not None else "has not run"
+            raise GreenmachineError(f"the search in {self.out} {state}; call .run() to run it (it resumes from its "
+                                    "checkpoint)")
+        return self.record
+
+    @property
+    def hall_of_fame(self) -> pd.DataFrame:
+        """Return the found proxies, best first: rank, name, size, fitness, formula (plain, simplified, LaTeX),
+        expression, Kendall tau, Spearman rho and top-10 % precision on every task and set, cost per arch."""
+        return hall_of_fame_frame(self._finished_record())
+
+    def pareto(self) -> pd.DataFrame:
+        """Return the size-vs-fitness front, smallest first: the best program of each size that beats every smaller
+        one among all the search evaluated, with the hall of fame's columns."""
+        return pareto_frame(self._finished_record())
+
+    def proxy(self, rank: int = 1) -> ProxyRow:
+        """Return the found proxy of rank `rank` (1 = best)."""
+        found = self._finished_record().found
+        if not 1 <= rank <= len(found):
+            raise GreenmachineError(f"rank={rank}; valid: 1..{len(found)} (the hall of fame's size)")
+        return found[rank - 1]
+
+    def sympy(self, rank: int = 1):
+        """Return the formula of the proxy of rank `rank` as a sympy expression, simplified."""
+        return to_sympy(self.proxy(rank).expression)
+
+    def latex(self, rank: int = 1) -> str:
+        """Return the LaTeX of the simplified formula of the proxy of rank `rank`."""
+        return self.proxy(rank).latex
+
+    def searched_tasks(self) -> list[TaskData]:
+        """Return the prepared tasks the GP searches: the first with the single-task fitness `kendall`, else all but
+        the unseen ones."""
+        return searched_tasks(self.tasks, self.settings.gp.fitness)
+
+    def best_baseline(self) -> tuple[str, float] | None:
+        """Return the baseline with the best fitness on the search archs and that fitness, of a search run in this
+        process (None when no baseline ranks them); the fitness plot draws it as the line to beat."""
+        return best_baseline_fitness(self._finished_record().baselines, self.searched_tasks(), self.settings.gp.fitness)
+
+    def run(self) -> Search:
+        """Run the search in its folder (resuming from its checkpoint there) and return it, its record complete."""
+        start = time.perf_counter()
+        settings, out = self.settings, self.out
+        statistics = statistic_names(settings.statistics if isinstance(settings.statistics, str)
+                                     else list(settings.statistics))
+        check_terminals(settings.gp, statistics)
+        targets, unseen = settings.targets(), settings.unseen_targets()
+        out.mkdir(parents=True, exist_ok=True)
+        resume = (out / CHECKPOINT).is_file()
+        names = ",".join(t.name for t in [*targets, *unseen])
+        searched = targets[:1] if settings.gp.fitness == "kendall" else targets  # as searched_tasks picks them
+        origin = {"command": "greenmachine.Search (Python)", **self.origin, "tasks": names,
+                  "searched": ",".join(t.name for t in searched), "output": str(out)}
+        tags = {"space": targets[0].space, "dataset": targets[0].dataset, "sampling": settings.sampling.strategy,
+                "tasks": names, "command_line": origin["command"]}
+        if len(searched) < len(targets) + len(unseen):
+            tags["unseen"] = origin["unseen"] = ",".join(t.name for t in [*targets, *unseen] if t not in searched)
+        running_record(settings.to_dict(), origin).write(out / REPORT)
+        enabled, uri, experiment = self.tracking
+        params = self.params if self.params is not None else settings.to_dict()
+        # the run opens before the statistics are prepared, so its duration is the whole search's
+        with tracked_run(enabled, uri, experiment, settings.run_name(), params, tags, record=out / RUN_FILE,
+                         resume=resume, parent_run_id=self.parent_run_id) as tracker:
+            prepare_start = time.perf_counter()
+            tasks = [prepare_task(t.space, t.dataset, t.metric, t.epochs, settings.sampling, settings.evaluation_size,
+                                  settings.probe, statistics, settings.options, self.compute, is_searched)
+                     for t, is_searched in [*((t, True) for t in targets), *((t, False) for t in unseen)]]
+            self.tasks = [replace(t, table=t.table.to(self.compute.device)) for t in tasks]
+            prepared = time.perf_counter() - prepare_start
+            callbacks = ([ProgressBar()] if self.compute.progress else []) + [ReportWriter(), MLflowLogger(tracker)]
+            callbacks += self.callbacks
+            for callback in callbacks:
+                getattr(callback, "on_start", lambda search: None)(self)
+            searched = [t.subset("search") for t in self.searched_tasks()]
+            meter = EnergyMeter(self.compute.device)
+            mark, evolve_start = meter.mark(), time.perf_counter()
+            self.result = evolve([table for table, _ in searched], [acc for _, acc in searched], settings.gp, callbacks,
+                                 checkpoint=out / CHECKPOINT)
+            spent = compute_spent(self.result, self.tasks, time.perf_counter() - evolve_start, meter.since(mark))
+            spent["prepare_seconds"] = prepared
+            record = build_record(self.result, self.tasks, settings, spent,
+                                  {**origin, "run_id": tracker.run_id or "untracked"})
+            # the whole search but writing its files: statistics, GP, the report's measurements and formulas
+            self.record = replace(record, compute={**spent, "wall_seconds": time.perf_counter() - start})
+            for callback in callbacks:
+                getattr(callback, "on_end", lambda search: None)(self)
+        return self
 
 
-def _marked(task: str, searched: Sequence[str]) -> str:
-    return f"{task} ({'searched' if task in searched else 'unseen'})"
+def compute_spent(result: SearchResult, tasks: Sequence[TaskData], seconds: float,
+                  energy: Energy | None = None) -> dict[str, float]:
+    """Return what a search cost: statistics passes (recorded seconds, joules), program evaluations, GP wall time and joules.
 
-
-def compute_spent(result: SearchResult, tasks: Sequence[TaskData], seconds: float) -> dict[str, float]:
-    """Return what a search cost: statistics passes (recorded seconds, joules), program evaluations, GP wall time."""
-    joules = [t.compute_joules for t in tasks]
+    Joules are keyed `<what>_joules_<measured|estimated>` (Energy.metrics); `energy` is the search's own.
+    """
+    statistics = total_energy(Energy(t.compute_joules, t.compute_energy_source) for t in tasks)
     return {
         "statistics_passes": float(sum(len(t.table) for t in tasks)),
         "statistics_seconds": float(sum(t.compute_seconds for t in tasks)),
-        "statistics_joules": float(sum(joules)) if all(np.isfinite(joules)) else float("nan"),
+        **statistics.metrics("statistics"),
         "program_evaluations": float(sum(r.unique_evaluations for r in result.log)),
         "memo_hits": float(sum(r.memo_hits for r in result.log)),
         "search_seconds": seconds,
+        **(energy.metrics("search") if energy is not None else {}),
     }
 
 
-def write_report(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], out: Path, options: StatisticsOptions,
-                 spent: dict[str, float], origin: dict[str, str] | None = None,
-                 searched: Sequence[str] | None = None) -> dict[str, Path]:
-    """Write hall_of_fame.csv, report.json and report.md into `out`; return their paths.
+def best_baseline_fitness(rows: Sequence[ProxyRow], searched: Sequence[TaskData], fitness: str) -> tuple[str, float] | None:
+    """Return the baseline with the best fitness on the search archs and that fitness (None when none ranks them).
 
-    `origin` (command, tasks, run id, ...) goes into report.json, so `greenmachine export` can cite it.
-    `searched` names the targets the search evolved on (None: every task); every table marks each
-    target searched or unseen, and the report names the pick (`pick`).
+    A baseline's fitness combines its Kendall taus on the searched tasks as the search's `fitness` does.
     """
-    searched = [t.name for t in tasks] if searched is None else list(searched)
-    found = [r for r in rows if r.kind == "found"]
-    baselines = [r for r in rows if r.kind == "baseline"]
-    files = {"hall_of_fame": out / "hall_of_fame.csv", "report_json": out / "report.json", "report": out / "report.md"}
-    with open(files["hall_of_fame"].with_suffix(".tmp"), "w", newline="") as f:
-        writer = csv.writer(f)
-        header = ["rank", "name", "size", "formula", "expression"]
-        header += [f"{t.name}:{s}:{m}" for t in tasks for s in SETS if len(t.rows[s]) for m in ("kendall", "spearman", "top10")]
-        writer.writerow(header)
-        for rank, r in enumerate(found, start=1):
-            values = [f"{getattr(r.scores[t.name][s], m):.4f}" for t in tasks for s in SETS if len(t.rows[s])
-                      for m in ("kendall", "spearman", "top10")]
-            writer.writerow([rank, r.name, r.size, r.formula, r.expression, *values])
-    files["hall_of_fame"].with_suffix(".tmp").replace(files["hall_of_fame"])
-    chosen = pick(rows, searched)
-    payload = {"options": options.settings(), "compute": spent, "origin": origin or {}, "tasks": [{"name": t.name, "metric": t.metric, "epochs": t.epochs, "sample": t.sample.to_dict(),
-                          "sets": {s: int(len(t.rows[s])) for s in SETS}, "dropped": len(t.dropped), "probe": t.probe,
-                          "searched": t.name in searched}
-                         for t in tasks],
-               "pick": chosen.name if chosen else None,
-               "proxies": [{"name": r.name, "kind": r.kind, "formula": r.formula, "expression": r.expression,
-                            "size": r.size, "scores": {task: {s: asdict(c) for s, c in sets.items()}
-                                                        for task, sets in r.scores.items()}} for r in rows]}
-    atomic_write_text(files["report_json"], json.dumps(payload, indent=2))
-    joules = f", {spent['statistics_joules']:.0f} J" if np.isfinite(spent["statistics_joules"]) else \
-        " (no energy counter on this machine)"
-    lines = ["# Search report", "",
-             f"Compute spent: statistics of {spent['statistics_passes']:.0f} archs, "
-             f"{spent['statistics_seconds']:.0f} s of recorded pass time{joules}; "
-             f"{spent['program_evaluations']:.0f} program evaluations (+{spent['memo_hits']:.0f} answered by the memo) "
-             f"in {spent['search_seconds']:.1f} s of search.", ""]
-    lines += _transfer_lines(rows, tasks, searched, chosen)
-    for t in tasks:
-        lines += [f"## {_marked(t.name, searched)} ({t.metric} accuracy, {t.epochs} epochs)", ""]
-        if t.name in searched or len(t.rows["search"]):
-            lines += [f"Sampling: {t.sample.describe()}", ""]
-        lines += [f"Sets: search {len(t.rows['search'])} archs, holdout {len(t.rows['holdout'])} (same protocol, "
-                  f"disjoint), evaluation {len(t.rows['evaluation'])} (fixed random holdout of the space, never "
-                  f"searched). Archs dropped for failed statistics: {len(t.dropped)}.", ""]
-        present = [s for s in SETS if len(t.rows[s])]
-        header = "| proxy | " + " | ".join(f"{s} tau" for s in present) + " | evaluation rho | evaluation top-10% |"
-        lines += [header, "|" + "---|" * (len(present) + 3)]
-        best = best_by_tau(baselines, lambda r: r.scores[t.name][present[0]].kendall)
-        params = next((r for r in baselines if r.name == "params"), None)
-        shown = found[:5] + [r for r in (best, params) if r is not None and r not in found]
-        for r in shown:
-            label = r.name if r.kind == "found" else (f"{r.name} (best baseline on {present[0]})" if r is best else r.name)
-            ev = r.scores[t.name].get("evaluation")
-            cells = " | ".join(format_tau(r.scores[t.name][s].kendall) for s in present)
-            lines.append(f"| {label} | {cells} | {format_tau(ev.spearman)} | {format_tau(ev.top10)} |" if ev
-                         else f"| {label} | {cells} | | |")
-        lines += ["", "Formulas:", ""] + [f"- `{r.name}`: {r.formula}" for r in found[:5]] + [""]
-        lines += ["All baselines on the evaluation set (Kendall tau):", "",
-                  ", ".join(f"{r.name} {format_tau(r.scores[t.name]['evaluation'].kendall)}" for r in
-                            rank_by_tau(baselines, lambda r: (r.scores[t.name].get('evaluation') or r.scores[t.name][present[0]]).kendall)
-                            if "evaluation" in r.scores[t.name]), ""]
-    atomic_write_text(files["report"], "\n".join(lines))
-    return files
+    combine = FITNESSES[fitness]([Task(*t.subset("search")) for t in searched]).combine
+    scored = [(r.name, float(combine(np.array([[r.scores[t.name]["search"].kendall] for t in searched]))[0]))
+              for r in rows if r.kind == "baseline"]
+    return best_by_tau(scored, lambda pair: pair[1])
 
 
-def _transfer_lines(rows: Sequence[ProxyRow], tasks: Sequence[TaskData], searched: Sequence[str],
-                    chosen: ProxyRow | None) -> list[str]:
-    """Return report.md's transfer table: Kendall tau of the pick and the baselines on every target, marked.
-
-    A searched target shows its holdout (search set if none), an unseen one its evaluation holdout.
-    Empty when every target is searched and there is a single one (nothing transfers).
-    """
-    if len(tasks) < 2 or chosen is None:
-        return []
-    shown = {t.name: ("holdout" if t.name in searched and len(t.rows["holdout"]) else
-                      "search" if t.name in searched else "evaluation") for t in tasks}
-    lines = ["## Transfer: every target, searched or unseen", "",
-             f"Pick: `{chosen.name}`, the best mean Kendall tau on the searched targets' holdouts "
-             f"({', '.join(searched)}); unseen targets took no part in the search or the pick. Kendall tau on each "
-             "searched target's holdout and each unseen target's evaluation holdout.", "",
-             "| proxy | " + " | ".join(_marked(t.name, searched) for t in tasks) + " |",
-             "|" + "---|" * (len(tasks) + 1)]
-    for r in [chosen, *(r for r in rows if r.kind == "baseline")]:
-        cells = " | ".join(format_tau(r.scores[t.name][shown[t.name]].kendall) if shown[t.name] in r.scores[t.name]
-                           else "" for t in tasks)
-        lines.append(f"| {r.name}{' (pick)' if r is chosen else ''} | {cells} |")
-    return lines + [""]
+def _correlations(scores_of, tasks: Sequence[TaskData]) -> dict[str, dict[str, object]]:
+    """Return task -> set -> Correlation of `scores_of(table)` with the set's accuracies."""
+    out = {}
+    for task in tasks:
+        out[task.name] = {}
+        for s in SETS:
+            if len(task.rows[s]):
+                table, accuracy = task.subset(s)
+                out[task.name][s] = correlation(scores_of(table), accuracy)
+    return out
 
 
-CHECKPOINT = "checkpoint.pkl"  # in the run folder; a search started there resumes from it
-REPORT_KEYS = ("options", "tasks", "proxies")
+def _proxy_row(name: str, kind: str, tree, fitness: float, tasks: Sequence[TaskData]) -> ProxyRow:
+    """Return the report row of a GP tree: formulas (plain, simplified, LaTeX), correlations, cost per arch."""
+    program = compile_program(tree)
+    expression = to_python(tree)
+    simplified, latex = readable(expression)
+    seconds, joules = tasks[0].cost_per_arch(passes_for(sorted(program.statistics)))
+    return ProxyRow(name, kind, expression, to_math(tree), len(tree),
+                    _correlations(lambda table: program(bind(table)).cpu().numpy(), tasks), fitness, simplified,
+                    latex, seconds, joules)
 
 
-def read_report(path: Path) -> dict:
-    """Return the payload of a search's `report.json` (see write_report).
+def build_record(result: SearchResult, tasks: Sequence[TaskData], settings: SearchSettings, spent: dict[str, float],
+                 origin: dict[str, str]) -> SearchRecord:
+    """Return the finished record of a search: found proxies, baselines and the Pareto front measured on every set."""
+    rows = [_proxy_row(f"proxy_{rank}", "found", entry.tree, entry.fitness, tasks)
+            for rank, entry in enumerate(result.hall_of_fame, start=1)]
+    names = baseline_names(tasks[0].table)
+    for name in names:
+        seconds, joules = tasks[0].cost_per_arch(passes_for(PROXIES[name].statistics))
+        scores = _correlations(lambda table, name=name: score_baselines(table, [name])[name], tasks)
+        rows.append(ProxyRow(name, "baseline", name, name, 1, scores, simplified=name,
+                             latex=r"\mathrm{" + name.replace("_", r"\_") + "}", seconds_per_arch=seconds,
+                             joules_per_arch=joules))
+    searched = searched_tasks(tasks, settings.gp.fitness)
+    searched_names = {t.name for t in searched}
+    pset = primitive_set([t.table for t in searched], settings.gp)
+    pareto = [_proxy_row(f"size_{entry.size}", "pareto", parse_tree(entry.expression, pset), entry.fitness, tasks)
+              for entry in result.pareto]
+    summaries = tuple(TaskSummary(t.name, t.metric, t.epochs, t.sample.to_dict(), {s: int(len(t.rows[s])) for s in SETS},
+                                  len(t.dropped), dict(t.probe), t.sample.describe(), t.name in searched_names) for t in tasks)
+    return SearchRecord(FINISHED, settings.to_dict(), settings.options.settings(), spent, origin, summaries,
+                        tuple(rows), tuple(pareto), tuple(asdict(r) for r in result.log))
 
-    Raises CorruptFileError naming the file if it is empty, truncated or not a search report.
-    """
-    remedy = "rerun the search in its folder to write it again (it resumes from its checkpoint)"
-    try:
-        payload = json.loads(Path(path).read_text())
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CorruptFileError(path, describe(exc), remedy) from exc
-    missing = [k for k in REPORT_KEYS if k not in payload] if isinstance(payload, dict) else list(REPORT_KEYS)
-    if missing or not payload["tasks"]:
-        raise CorruptFileError(path, f"it is not a search report: no {', '.join(missing) or 'tasks'}", remedy)
-    return payload
 
-
-def run_search(tasks: Sequence[TaskData], config: GPConfig, out: Path, tracker: Tracker, options: StatisticsOptions,
-               origin: dict[str, str], progress: bool = True, device: str = "cpu") -> SearchOutcome:
-    """Evolve proxies on the tasks' search archs and write report, proxies and plots into `out`.
-
-    With the single-target fitness `kendall` only the first task is searched and the others are
-    reported (cross-transfer); the multi-target fitnesses search on every task but the unseen ones
-    (`TaskData.searched` False), which are only reported; the report marks which targets were
-    searched. Programs run on `device` (a GPU when there is one). A checkpoint (`out/checkpoint.pkl`) is written after every
-    generation; rerunning in the same folder resumes from the last completed generation (and, with a
-    tracker that continues the folder's MLflow run, logs the generations that run had not logged).
-    """
-    start = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
-    tasks = [replace(t, table=t.table.to(device)) for t in tasks]  # programs run where the tables are
-    searched_names = [t.name for t in searched_tasks(tasks, config.fitness)]
-    searched = [t.subset("search") for t in searched_tasks(tasks, config.fitness)]
-    bar, callback, log = _progress(config, tracker, progress)
-    with bar:
-        result = evolve([tab for tab, _ in searched], [acc for _, acc in searched], config, [callback],
-                        checkpoint=out / CHECKPOINT)
-    for record in result.log:  # a generation checkpointed just before a kill was never logged
-        log(record)
-    rows = _rows(result, tasks)
-    spent = compute_spent(result, tasks, time.perf_counter() - start)
-    origin = {**origin, "run_id": tracker.run_id or "untracked"}
-    files = write_report(rows, tasks, out, options, spent, origin, searched_names)
-    files["fitness_plot"] = plot_fitness([asdict(r) for r in result.log], out / "fitness.png")
-    found = [r for r in rows if r.kind == "found"]
+def summary(search: Search) -> str:
+    """Return the lines a finished search prints: where its files are, wall time (statistics included), the best proxy."""
+    record = search._finished_record()
+    wall, prepared = record.compute.get("wall_seconds", np.nan), record.compute.get("prepare_seconds", np.nan)
+    lines = [f"search done in {wall:.0f} s wall time, statistics included ({prepared:.0f} s preparing the tasks: "
+             f"sampling, statistics passes, loading; {wall - prepared:.0f} s GP search and report) -> {search.out}"]
+    found = record.found
     if found:
-        best = result.hall_of_fame[0]
-        set_name = "evaluation" if len(tasks[0].rows["evaluation"]) else "search"
-        table, acc = tasks[0].subset(set_name)
-        files["scatter"] = plot_scatter(compile_program(best.tree)(bind(table)).cpu().numpy(), acc,
-                                        f"{found[0].name} on {tasks[0].name} {set_name}: {found[0].formula[:80]}",
-                                        out / "scatter.png")
-    for row, entry in zip(found, result.hall_of_fame):
-        taus = {f"{task}:{s}": c.kendall for task, sets in row.scores.items() for s, c in sets.items()}
-        write_module(ExportedProxy(row.name, row.formula, row.expression, tuple(sorted(terminals_of(entry.tree))),
-                                   int(tasks[0].probe.get("seed", 0)), options.settings(),
-                                   origin, taus), out / "proxies")
-    files["proxies"] = out / "proxies"
-    atomic_write_text(out / "formulas.txt", "\n".join(f"{r.name}: {r.formula}" for r in found) + "\n")
-    files["formulas"] = out / "formulas.txt"
-    for key in ("hall_of_fame", "report", "report_json", "fitness_plot", "scatter", "formulas"):
-        if key in files:
-            tracker.artifact(files[key])
-    tracker.artifact(files["proxies"], "proxies")
-    best_rows = {f"{s}_tau": _mean_tau(found[0], s) for s in SETS if found} if found else {}
-    unseen = [t.name for t in tasks if t.name not in searched_names]
-    if found and unseen:  # the pick's transfer to targets no search or pick saw
-        best_rows["unseen_tau"] = _mean_tau(pick(rows, searched_names), "evaluation", unseen)
-    tracker.metrics({k: v for k, v in {**best_rows, **spent}.items() if np.isfinite(v)})
-    return SearchOutcome(result, tuple(rows), files, time.perf_counter() - start)
+        best = found[0]
+        for task, sets in best.scores.items():
+            taus = ", ".join(f"{s} {format_tau(c.kendall)}" for s, c in sets.items())
+            lines.append(f"best proxy on {task}: Kendall tau {taus}")
+        lines.append(f"formula: {best.formula}")
+        lines.append(f"simplified: {best.simplified}")
+        chosen = record.pick
+        unseen = [u for u in record.unseen if "evaluation" in chosen.scores[u]]
+        if unseen:
+            taus = ", ".join(f"{u} {format_tau(chosen.scores[u]['evaluation'].kendall)}" for u in unseen)
+            lines.append(f"pick (best mean tau on the searched targets' holdouts): {chosen.name}; "
+                         f"Kendall tau on the unseen targets' evaluation archs: {taus}")
+    lines.append(f"report: {search.out / 'report.md'}  proxies: {search.out / 'proxies'}")
+    return "\n".join(lines)
+
+
+__all__ = ["CHECKPOINT", "Search", "SearchSettings", "best_baseline_fitness", "build_record", "check_terminals",
+           "compute_spent", "evaluation_size_of", "parse_target", "preset_options", "searched_tasks", "summary"]

@@ -16,6 +16,7 @@ import numpy as np
 from greenmachine.benchmark import Benchmark, SampleProtocol, Sample, draw_sample, fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import candidate_archs, resolved
 from greenmachine.config import ProbeConfig
+from greenmachine.energy import ESTIMATED
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.statistics.engine import passes_for
 from greenmachine.statistics.table import StatisticsTable
@@ -37,7 +38,9 @@ class TaskData:
         dropped: archs left out because a statistic failed (NaN), with the reason.
         probe: the probe's settings.
         compute_seconds, compute_joules: recorded cost of the statistics of the kept archs (whenever
-            they were computed); joules NaN where the machine has no energy counter.
+            they were computed); joules measured where a counter exists, else estimated.
+        compute_energy_source: `measured` or `estimated` (measured only if every arch's joules were).
+        pass_costs: pass name -> mean recorded (seconds, joules) per kept arch.
         searched: False for an unseen target (no search sample or holdout; reported on, never searched).
     """
 
@@ -53,7 +56,14 @@ class TaskData:
     probe: dict[str, object] = field(default_factory=dict)
     compute_seconds: float = 0.0
     compute_joules: float = float("nan")
+    compute_energy_source: str = ESTIMATED
+    pass_costs: dict[str, tuple[float, float]] = field(default_factory=dict)
     searched: bool = True
+
+    def cost_per_arch(self, passes: list[str]) -> tuple[float, float]:
+        """Return the mean recorded (seconds, joules) per arch of `passes` together (NaN for a pass not recorded)."""
+        costs = [self.pass_costs.get(p, (float("nan"), float("nan"))) for p in passes]
+        return float(sum(c[0] for c in costs)), float(sum(c[1] for c in costs))
 
     @property
     def name(self) -> str:
@@ -106,11 +116,16 @@ def prepare_task(space: str, dataset: str, metric: str | None, epochs: int | Non
     probe = make_probe(dataset, probe_config, compute.data_dir)
     archs = np.concatenate([sample.search, sample.holdout, evaluation]).astype(np.int64)
     table, keep, cache = cached_table(space, dataset, archs, statistics, probe, options, compute)
-    seconds, joules = cache.costs(passes_for(statistics), archs[keep])
+    cost = cache.costs(passes_for(statistics), archs[keep])
+    pass_costs = {}
+    for p in passes_for(statistics):
+        one = cache.costs([p], archs[keep])
+        pass_costs[p] = ((float(one.seconds.mean()), float(one.joules.mean())) if len(one.seconds)
+                         else (float("nan"), float("nan")))
     accuracy = bench.accuracies(dataset, metric, epochs)[archs]
     bounds = np.cumsum([0, len(sample.search), len(sample.holdout), len(evaluation)])
     rows = {name: np.searchsorted(keep, keep[(keep >= lo) & (keep < hi)])
             for name, lo, hi in zip(SETS, bounds[:-1], bounds[1:])}
     dropped = {int(a): "NaN statistics" for a in np.delete(archs, keep)}
     return TaskData(space, dataset, metric, epochs, sample, table, accuracy[keep], rows, dropped, probe.settings(),
-                    float(seconds.sum()), float(joules.sum()), searched)
+                    float(cost.seconds.sum()), float(cost.joules.sum()), cost.source, pass_costs, searched)

@@ -12,12 +12,12 @@ from greenmachine.benchmark.sampling import space_permutation
 from greenmachine.config import ProbeConfig
 from greenmachine.data import probe_batch
 from greenmachine.data.probe import Probe
+from greenmachine.energy import ESTIMATED, Energy, total_energy
 from greenmachine.errors import GreenmachineError
 from greenmachine.paths import cache_dir, data_dir
-from greenmachine.proxies.base import Proxy
 from greenmachine.spaces import get_space
 from greenmachine.statistics import STATISTICS, StatisticsOptions, default_statistics
-from greenmachine.statistics.cache import StatisticsCache
+from greenmachine.statistics.cache import Cost, StatisticsCache
 from greenmachine.statistics.engine import lean_statistics, passes_for
 from greenmachine.statistics.runner import CacheJob, default_workers, fill_cache, usable_cores
 from greenmachine.statistics.table import StatisticsTable, clean_columns
@@ -128,66 +128,29 @@ class Compute:
         return CacheJob(space, dataset, probe, options, self.device, threads, get_space(space).config), workers
 
 
-def cached_table(space: str, dataset: str, archs: np.ndarray, statistics: list[str], probe: Probe,
-                 options: StatisticsOptions, compute: Compute) -> tuple[StatisticsTable, np.ndarray, StatisticsCache]:
-    """Return the statistics of `archs` (computing what the cache lacks), the kept positions and the cache.
-
-    Archs with a NaN statistic (a failed pass) are dropped; infinities are made finite keeping the
-    order (see clean_columns). The table's rows are `archs[kept]`.
-    """
+def fill_statistics(space: str, dataset: str, archs: np.ndarray, passes: list[str], probe: Probe,
+                    options: StatisticsOptions, compute: Compute) -> StatisticsCache:
+    """Compute the `passes` the cache lacks for `archs` (see runner.fill_cache) and return the cache they are in."""
     cache = make_cache(space, dataset, probe, options, compute.cache_dir)
     job, workers = compute.job(space, dataset, probe, options)
-    fill_cache(cache, [int(a) for a in archs], passes_for(statistics), job, workers=workers, progress=compute.progress)
+    fill_cache(cache, [int(a) for a in archs], passes, job, workers=workers, progress=compute.progress)
+    return cache
+
+
+def load_table(cache: StatisticsCache, archs: np.ndarray, statistics: list[str]) -> tuple[StatisticsTable, np.ndarray]:
+    """Return the cached statistics of `archs` and the kept positions: the table's rows are `archs[kept]`.
+
+    Archs with a NaN statistic (a failed pass) are dropped; infinities are made finite keeping the
+    order (see clean_columns).
+    """
     table, _ = cache.load(statistics, archs)
     table, bad_rows = clean_columns(table)
     kept = np.setdiff1d(np.arange(len(archs)), bad_rows)
-    return table.select(kept), kept, cache
+    return table.select(kept), kept
 
 
-@dataclass(frozen=True)
-class ProxyScores:
-    """Proxies scored on the same archs.
-
-    Attributes:
-        archs: the archs every proxy scored (archs with a failed statistic dropped), int [N].
-        scores: proxy name -> scores, float64 [N].
-        cost: proxy name -> recorded (seconds, joules) per arch of the passes it reads, each [N].
-        options: proxy name -> the pass settings its statistics were measured with.
-        seconds: recorded wall time of all the passes behind the scores (each pass and setting once).
-    """
-
-    archs: np.ndarray
-    scores: dict[str, np.ndarray]
-    cost: dict[str, tuple[np.ndarray, np.ndarray]]
-    options: dict[str, StatisticsOptions]
-    seconds: float
-
-
-def score_archs(proxies: list[Proxy], space: str, dataset: str, archs: np.ndarray, probe: Probe,
-                options: StatisticsOptions, compute: Compute) -> ProxyScores:
-    """Return every proxy's scores on `archs`, computing the statistics the cache lacks.
-
-    A proxy that carries its own pass settings (a discovered proxy: those it was found with) is
-    measured with them, the others with `options`; so a discovered proxy's numbers do not depend on
-    the settings of the run that scores it. Pool-relative proxies rank the returned archs only.
-    """
-    groups: dict[StatisticsOptions, list[Proxy]] = {}
-    for proxy in proxies:
-        groups.setdefault(proxy.options or options, []).append(proxy)
-    loaded = []
-    common = np.ones(len(archs), dtype=bool)
-    for group_options, members in groups.items():
-        names = list(dict.fromkeys(s for p in members for s in p.statistics))
-        table, kept, cache = cached_table(space, dataset, archs, names, probe, group_options, compute)
-        loaded.append((group_options, members, names, table, kept, cache))
-        common &= np.isin(np.arange(len(archs)), kept)
-    archs = archs[common]
-    scores, cost, measured, seconds = {}, {}, {}, 0.0
-    for group_options, members, names, table, kept, cache in loaded:
-        table = table.select(np.flatnonzero(common[kept]))
-        seconds += float(cache.costs(passes_for(names), archs)[0].sum())
-        for proxy in members:
-            scores[proxy.name] = proxy.evaluate(table).double().cpu().numpy()
-            cost[proxy.name] = cache.costs(passes_for(proxy.statistics), archs)
-            measured[proxy.name] = group_options
-    return ProxyScores(archs, scores, cost, measured, seconds)
+def cached_table(space: str, dataset: str, archs: np.ndarray, statistics: list[str], probe: Probe,
+                 options: StatisticsOptions, compute: Compute) -> tuple[StatisticsTable, np.ndarray, StatisticsCache]:
+    """Return the statistics of `archs` (computing what the cache lacks), the kept positions and the cache (see load_table)."""
+    cache = fill_statistics(space, dataset, archs, passes_for(statistics), probe, options, compute)
+    return *load_table(cache, archs, statistics), cache

@@ -54,6 +54,17 @@ def _one_clear_line(code: int, err: str, command: str) -> str:
     (("export",), "run= is required (it has no default); e.g. greenmachine export run=<value>"),
     (("cache", "+foo=1"), "unknown key 'foo'; valid: archs, backend, cache_dir, chunk_size, data_dir, dataset, device, "
                           "epochs, metric, probe, progress, ray_address, space, statistics, workers"),
+    (("search", "foo=bar"), "unknown key 'foo'; valid: also, cache_dir, data_dir, dataset, debug, device, epochs, "
+                            "evaluation_size, experiment, gp, metric, probe, progress, sampling, seed, space, statistics, "
+                            "tracking, unseen, workers"),
+    (("search", "+foo.bar=1"), "unknown key 'foo'; valid: also, "),
+    (("search", "gp.nope=1"), "unknown key 'gp.nope'; valid in gp: constants, crossover, crossover_rate, elitism, "),
+    (("search", "sampling.nope=3"), "unknown key 'sampling.nope'; valid in sampling: binning, bins, drop_broken, "),
+    (("search", "statistics=nope"), "unknown statistics option 'nope'; valid: all, default, lean"),
+    (("search", "--multirun", "statistics=lean,nope"), "unknown statistics option 'nope'; valid: all, default, lean"),
+    (("evaluate", "tracking=nope"), "unknown tracking option 'nope'; valid: mlflow, none"),
+    (("search", "experiment=nope"), "unknown experiment option 'nope'; valid: graf_ensemble, greenfactory, greenmachine_sss, "),
+    (("search", "space=nope", "tracking=none"), "unknown space 'nope'; valid: nas_bench_macro, nasbench101, nats_sss, "),
     (("cache", "dataset.metric=test"), "dataset.metric=test: dataset is a plain value (dataset=<value>), not a section; "
                                        "metric is a key of its own: metric=test"),
     (("cache", "+dataset.metric=test"), "dataset.metric=test: dataset is a plain value (dataset=<value>), not a section"),
@@ -162,7 +173,7 @@ def test_an_exported_proxy_that_raises_when_scored_is_one_clear_error(tmp_path):
     with pytest.raises(GreenmachineError, match=r"proxy bad \(.*bad.py\) failed when scored: TypeError: "):
         proxy.evaluate(_table())
     path.write_text(MODULE.format(expression="safe_log(synflow)", extra=""))
-    assert torch.allclose(load_exported(path).evaluate(_table()), torch.log(torch.tensor([1.0, 2.0, 3.0]) + 1e-12))
+    assert torch.allclose(load_exported(path).evaluate(_table()), torch.log(torch.tensor([1.0, 2.0, 3.0]) + 1e-12).double())
 
 
 def test_an_exported_proxy_that_raises_is_one_clear_line_in_evaluate(cli, tmp_path):

@@ -58,16 +58,16 @@ def test_two_searches_started_together_share_one_fresh_cache_and_store(tmp_path)
 
 KILL_AFTER_CHECKPOINT = textwrap.dedent("""
     import importlib, os, signal, sys
-    evolve = importlib.import_module("greenmachine.gp.evolve")  # the package exports a function of that name
+    checkpoint = importlib.import_module("greenmachine.gp.checkpoint")
 
-    save = evolve._save
+    save = checkpoint.Checkpoint.__call__
 
-    def save_then_die(path, generation, *args, **kwargs):
-        save(path, generation, *args, **kwargs)
-        if generation == 2:  # checkpointed, not yet logged: the worst moment for the fitness curve
+    def save_then_die(self, record, state):
+        save(self, record, state)
+        if state.generation == 2:  # checkpointed, not yet logged: the worst moment for the fitness curve
             os.kill(os.getpid(), signal.SIGKILL)
 
-    evolve._save = save_then_die
+    checkpoint.Checkpoint.__call__ = save_then_die
     from greenmachine.cli import main
     sys.exit(main(sys.argv[1:]))
 """)

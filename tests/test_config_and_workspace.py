@@ -78,7 +78,8 @@ def test_score_archs_measures_a_discovered_proxy_with_the_settings_it_was_found_
     from dataclasses import replace
 
     from greenmachine.proxies import PROXIES
-    from greenmachine.workspace import Compute, make_probe, score_archs
+    from greenmachine.scoring import score_archs
+    from greenmachine.workspace import Compute, make_probe
 
     compute = Compute(workers=1, progress=False, cache_dir=str(tmp_path))
     probe = make_probe("cifar10", ProbeConfig(source="noise", batch_size=4))
@@ -86,12 +87,12 @@ def test_score_archs_measures_a_discovered_proxy_with_the_settings_it_was_found_
     run_options, own = StatisticsOptions(zen_batch=2), StatisticsOptions(zen_batch=4)
     found = replace(PROXIES["zen"], name="found_zen", options=own)
 
-    scored = score_archs([PROXIES["params"], found], "nats_tss", "cifar10", archs, probe, run_options, compute)
-    as_found = score_archs([PROXIES["zen"]], "nats_tss", "cifar10", archs, probe, own, compute)
-    with_run = score_archs([PROXIES["zen"]], "nats_tss", "cifar10", archs, probe, run_options, compute)
+    scored = score_archs([PROXIES["params"], found], "nats_tss", "cifar10", archs, run_options, probe, compute)
+    as_found = score_archs([PROXIES["zen"]], "nats_tss", "cifar10", archs, own, probe, compute)
+    with_run = score_archs([PROXIES["zen"]], "nats_tss", "cifar10", archs, run_options, probe, compute)
 
     np.testing.assert_array_equal(scored.archs, archs)
     assert scored.options == {"params": run_options, "found_zen": own}
     np.testing.assert_array_equal(scored.scores["found_zen"], as_found.scores["zen"])
     assert not np.array_equal(scored.scores["found_zen"], with_run.scores["zen"])
-    assert scored.seconds > 0 and all(len(c[0]) == len(archs) for c in scored.cost.values())
+    assert scored.seconds > 0 and all(len(c.seconds) == len(archs) for c in scored.cost.values())

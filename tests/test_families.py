@@ -19,7 +19,7 @@ import greenmachine as gm
 from greenmachine.commands import statistic_names
 from greenmachine.proxies import PROXIES, SHIPPED
 from greenmachine.statistics import compute_statistics
-from greenmachine.statistics.core import GRAPH_COUNTS
+from greenmachine.statistics.core import tagged
 
 WIDTHS = (8, 16)
 DEPTHS = (2, 4, 6)  # blocks after the stem; the widths double at a third and two thirds of them
@@ -134,7 +134,7 @@ def _count_factors(expression: str) -> list[str]:
 
     def only_counts(node: ast.AST) -> bool:
         read = names(node) & STATISTIC_NAMES
-        return bool(read) and read <= GRAPH_COUNTS
+        return bool(read) and read <= set(tagged("graph_count"))
 
     return [ast.unparse(arg) for call in ast.walk(tree) if isinstance(call, ast.Call)
             and getattr(call.func, "id", "") in ("mul", "safe_div") for arg in call.args if only_counts(arg)]
@@ -159,7 +159,7 @@ def test_no_shipped_proxy_multiplies_by_a_graph_count(name):
 
 def test_every_statistic_but_the_graph_counts_is_finite_and_varies_on_every_family():
     probe = family_probe()
-    names = [n for n in statistic_names("lean") if n not in GRAPH_COUNTS]
+    names = [n for n in statistic_names("lean") if n not in tagged("graph_count")]
     options = PROXIES["gm_tss"].options  # the shipped proxies' pass settings
     for family in FAMILIES:
         values: dict[str, list[tuple[float, ...]]] = {n: [] for n in names}
@@ -179,4 +179,4 @@ def test_the_graph_counts_are_what_makes_them_unfit_for_products():
     for width, depth in MEMBERS[:2]:
         stats = compute_statistics(network("plain", width, depth), probe, ["merges", "log_paths"])
         assert stats.scalar["merges"] == 0.0 and stats.scalar["log_paths"] == 0.0
-    assert GRAPH_COUNTS == {"path_convs_max", "path_convs_min", "log_paths", "merges"}
+    assert set(tagged("graph_count")) == {"path_convs_max", "path_convs_min", "log_paths", "merges"}

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from greenmachine.league import league, ranking_bars, write_league
 from greenmachine.report import UNRANKED, Correlation, best_by_tau, correlation, format_tau, rank_by_tau
-from greenmachine.search import ProxyRow, write_report
-from greenmachine.statistics import StatisticsOptions
+from greenmachine.search_record import ProxyRow, SearchRecord, TaskSummary, render_markdown
+from greenmachine.statistics.cache import Cost
 
 ACCURACY = np.arange(12, dtype=np.float64)
 RNG = np.random.default_rng(0)
@@ -29,8 +29,8 @@ SCORES = {
 UNDEFINED = ["constant", "all_nan", "all_inf"]
 
 
-def _cost() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    return {name: (np.ones(12), np.full(12, np.nan)) for name in SCORES}
+def _cost() -> dict[str, Cost]:
+    return {name: Cost(np.ones(12), np.full(12, 2.0), np.zeros(12, dtype=bool)) for name in SCORES}
 
 
 def test_rank_by_tau_puts_undefined_taus_last_in_their_given_order():
@@ -59,7 +59,8 @@ def test_league_ranks_defined_taus_first_then_the_undefined_ones():
 
 def test_league_files_keep_the_order_and_flag_undefined_taus(tmp_path):
     rows = league(SCORES, ACCURACY, "nats_tss", "cifar10", _cost())
-    files = write_league(rows, SCORES, ACCURACY, tmp_path, "test league")
+    archs = np.arange(100, 112)
+    files = write_league(rows, SCORES, ACCURACY, tmp_path, "test league", archs)
     text = files["json"].read_text()
     assert "NaN" not in text  # strict JSON
     table = json.loads(text)
@@ -75,6 +76,13 @@ def test_league_files_keep_the_order_and_flag_undefined_taus(tmp_path):
     assert labels[::-1][:4] == [r.proxy for r in rows[:4]] and widths[-1] == 1.0
     assert labels[:3] == [f"{name} (n/a)" for name in reversed(UNDEFINED)] and widths[:3] == [0.0] * 3
     assert files["ranking"].is_file()
+    with files["scores"].open() as f:  # each arch's scores beside the table, columns in the table's order
+        table = list(csv.DictReader(f))
+    assert list(table[0]) == ["arch", "accuracy", *(r.proxy for r in rows)]
+    assert [int(r["arch"]) for r in table] == archs.tolist()
+    assert [float(r["accuracy"]) for r in table] == ACCURACY.tolist()
+    for name, scores in SCORES.items():
+        np.testing.assert_array_equal([float(r[name]) for r in table], scores)
 
 
 def _correlation(tau: float) -> Correlation:
@@ -83,16 +91,14 @@ def _correlation(tau: float) -> Correlation:
 
 def test_the_search_report_never_names_an_undefined_tau_the_best_baseline(tmp_path):
     sets = ("search", "holdout", "evaluation")
-    sample = SimpleNamespace(describe=lambda: "a test sample", to_dict=lambda: {})
-    task = SimpleNamespace(name="nats_tss/cifar10", metric="test", epochs=200, sample=sample, dropped={}, probe={},
-                           rows={s: np.arange(4) for s in sets})
+    task = TaskSummary("nats_tss/cifar10", "test", 200, {}, {s: 4 for s in sets}, 0, {}, "a test sample")
     taus = {"flat": math.nan, "weak": 0.1, "strong": 0.4, "inverse": -0.3, "zero": math.nan}
     rows = [ProxyRow("proxy_1", "found", "x", "x", 1, {task.name: {s: _correlation(0.2) for s in sets}})]
     rows += [ProxyRow(name, "baseline", name, name, 1, {task.name: {s: _correlation(tau) for s in sets}})
              for name, tau in taus.items()]
     spent = dict.fromkeys(("statistics_passes", "statistics_seconds", "program_evaluations", "memo_hits",
                            "search_seconds"), 0.0) | {"statistics_joules": math.nan}
-    report = write_report(rows, [task], tmp_path, StatisticsOptions(), spent)["report"].read_text()
+    report = render_markdown(SearchRecord(tasks=(task,), proxies=tuple(rows), compute=spent))
     assert "strong (best baseline on search)" in report and "flat (best baseline" not in report
     assert ("All baselines on the evaluation set (Kendall tau):\n\nstrong 0.400, weak 0.100, inverse -0.300, "
             f"flat {UNRANKED}, zero {UNRANKED}") in report
@@ -101,11 +107,21 @@ def test_the_search_report_never_names_an_undefined_tau_the_best_baseline(tmp_pa
 @pytest.mark.parametrize("taus", [[math.nan, math.nan], []])
 def test_the_search_report_has_no_best_baseline_when_none_ranks(tmp_path, taus):
     sets = ("search",)
-    sample = SimpleNamespace(describe=lambda: "a test sample", to_dict=lambda: {})
-    task = SimpleNamespace(name="t", metric="test", epochs=1, sample=sample, dropped={}, probe={},
-                           rows={"search": np.arange(4), "holdout": np.arange(0), "evaluation": np.arange(0)})
+    task = TaskSummary("t", "test", 1, {}, {"search": 4, "holdout": 0, "evaluation": 0}, 0, {}, "a test sample")
     rows = [ProxyRow(f"b{i}", "baseline", "b", "b", 1, {"t": {"search": _correlation(t)}}) for i, t in enumerate(taus)]
     spent = dict.fromkeys(("statistics_passes", "statistics_seconds", "program_evaluations", "memo_hits",
                            "search_seconds"), 0.0) | {"statistics_joules": math.nan}
-    report = write_report(rows, [task], tmp_path, StatisticsOptions(), spent)["report"].read_text()
+    report = render_markdown(SearchRecord(tasks=(task,), proxies=tuple(rows), compute=spent))
     assert "best baseline" not in report
+
+
+def test_scatter_plots_ranks_so_a_huge_range_stays_readable(tmp_path):
+    from greenmachine.report import percentile_ranks, plot_fitness, plot_scatter
+
+    np.testing.assert_allclose(percentile_ranks(np.array([1e30, -5.0, 1e-30, 1e-30])), [100.0, 25.0, 62.5, 62.5])
+    assert percentile_ranks(np.array([])).shape == (0,)
+    scores = np.concatenate([10.0 ** np.linspace(-30, 30, 11), [np.nan]])  # synflow-like range, one failure
+    assert plot_scatter(scores, ACCURACY, "huge range", tmp_path / "scatter.png").stat().st_size > 0
+    log = [{"generation": g, "best_fitness": 0.1 * g, "median_fitness": math.nan if g == 0 else 0.05 * g}
+           for g in range(3)]
+    assert plot_fitness(log, tmp_path / "fitness.png", ("nwot", 0.15)).stat().st_size > 0

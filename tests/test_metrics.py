@@ -9,6 +9,7 @@ import pytest
 import scipy.stats
 import torch
 
+from greenmachine import metrics
 from greenmachine.metrics import (
     SCIPY_ABOVE,
     KendallTau,
@@ -73,6 +74,18 @@ def test_kendall_above_the_scipy_cutoff_is_scipys_and_quiet(recwarn):
     got = KendallTau(target).batch(rows)
     assert got[0] == scipy.stats.kendalltau(rows[0], target).statistic
     assert math.isnan(got[1]) and math.isnan(got[2]) and not recwarn.list
+
+
+def test_kendall_without_scipys_compiled_count_is_scipys_kendalltau(monkeypatch):
+    rng = np.random.default_rng(4)
+    target = np.round(rng.normal(size=200), 1)
+    rows = rng.integers(0, 30, size=(4, 200)).astype(float)
+    rows[3] = 2.0
+    fast = KendallTau(target).batch(rows)
+    monkeypatch.setattr(metrics, "_kendall_dis", None)
+    slow = KendallTau(target).batch(rows)
+    assert list(slow[:3]) == [scipy.stats.kendalltau(r, target).statistic for r in rows[:3]] and math.isnan(slow[3])
+    assert np.allclose(fast, slow, equal_nan=True, rtol=0, atol=1e-12)
 
 
 def test_kendall_rejects_a_bad_target():

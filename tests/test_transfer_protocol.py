@@ -7,17 +7,17 @@ import math
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
+from greenmachine.callbacks import MLflowLogger
 from greenmachine.commands import statistic_names
-from greenmachine.commands.search import task_targets, unseen_targets
+from greenmachine.commands.search import settings_of
 from greenmachine.config import ConfigError
 from greenmachine.report import Correlation
-from greenmachine.search import ProxyRow, pick, searched_tasks, write_report
-from greenmachine.statistics import StatisticsOptions
-from greenmachine.statistics.core import GRAPH_COUNTS
+from greenmachine.search import SearchSettings, searched_tasks
+from greenmachine.search_record import ProxyRow, SearchRecord, TaskSummary, render_markdown
+from greenmachine.statistics.core import tagged
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SETS = ("search", "holdout", "evaluation")
@@ -25,11 +25,13 @@ SPENT = dict.fromkeys(("statistics_passes", "statistics_seconds", "program_evalu
                        "search_seconds"), 0.0) | {"statistics_joules": math.nan}
 
 
-def _task(name: str, searched: bool) -> SimpleNamespace:
-    sample = SimpleNamespace(describe=lambda: f"a sample of {name}", to_dict=lambda: {})
+def _task(name: str, searched: bool) -> TaskSummary:
     sizes = {"search": 4, "holdout": 4, "evaluation": 4} if searched else {"search": 0, "holdout": 0, "evaluation": 4}
-    return SimpleNamespace(name=name, metric="test", epochs=1, sample=sample, dropped={}, probe={}, searched=searched,
-                           rows={s: np.arange(n) for s, n in sizes.items()})
+    return TaskSummary(name, "test", 1, {}, sizes, 0, {}, f"a sample of {name}", searched)
+
+
+def _record(rows: list[ProxyRow]) -> SearchRecord:
+    return SearchRecord(tasks=(_task("a/x", True), _task("u/y", False)), proxies=tuple(rows), compute=SPENT)
 
 
 def _row(name: str, kind: str, taus: dict[str, dict[str, float]]) -> ProxyRow:
@@ -48,41 +50,51 @@ def _rows() -> list[ProxyRow]:
 
 
 def test_the_pick_is_the_best_mean_tau_on_the_searched_holdouts_whatever_the_unseen_targets_say():
-    assert pick(_rows(), ["a/x"]).name == "proxy_2"
-    assert pick([r for r in _rows() if r.kind == "baseline"], ["a/x"]) is None
+    assert _record(_rows()).pick.name == "proxy_2"
+    assert _record([r for r in _rows() if r.kind == "baseline"]).pick is None
 
 
 def test_a_kendall_search_evolves_on_its_first_target_and_a_multi_target_one_on_every_searched_one():
-    tasks = [_task("a/x", True), _task("b/x", True), _task("u/y", False)]
+    tasks = [SimpleNamespace(name=n, searched=s) for n, s in (("a/x", True), ("b/x", True), ("u/y", False))]
     assert [t.name for t in searched_tasks(tasks, "kendall")] == ["a/x"]
     assert [t.name for t in searched_tasks(tasks, "mean_kendall")] == ["a/x", "b/x"]
 
 
 def test_the_report_marks_every_target_and_reports_unseen_ones_on_their_evaluation_archs_only(tmp_path):
-    tasks = [_task("a/x", True), _task("u/y", False)]
-    files = write_report(_rows(), tasks, tmp_path, StatisticsOptions(), SPENT, searched=["a/x"])
-    report = files["report"].read_text()
+    record = _record(_rows())
+    report = render_markdown(record)
     assert "## a/x (searched)" in report and "## u/y (unseen)" in report
     assert "Pick: `proxy_2`" in report
     assert "| proxy | a/x (searched) | u/y (unseen) |" in report
     assert "| proxy_2 (pick) | 0.700 | 0.100 |" in report  # searched: its holdout; unseen: its evaluation archs
     assert "| params | 0.300 | 0.400 |" in report
-    payload = json.loads(files["report_json"].read_text())
+    assert "params (best baseline on evaluation)" in report  # an unseen target has no search set
+    payload = json.loads(record.write(tmp_path / "report.json").read_text())
     assert payload["pick"] == "proxy_2"
     assert [t["searched"] for t in payload["tasks"]] == [True, False]
+    read = SearchRecord.read(tmp_path / "report.json")
+    assert read.pick.name == "proxy_2" and read.unseen == ["u/y"] and read.tasks == record.tasks
+
+
+def test_mlflow_logs_the_picks_mean_tau_on_the_unseen_targets(tmp_path):
+    logged: dict[str, float] = {}
+    tracker = SimpleNamespace(resumed=False, metrics=lambda values, step=None: logged.update(values),
+                              artifact=lambda *a: None, conclude=lambda headline: None)
+    MLflowLogger(tracker).on_end(SimpleNamespace(record=_record(_rows()), files={}, out=tmp_path))
+    assert logged["unseen_tau"] == pytest.approx(0.1)  # proxy_2's, not the best found proxy's (proxy_1: 0.2)
 
 
 
 def test_the_transfer_experiment_searches_nats_and_leaves_the_other_spaces_unseen():
     with initialize_config_dir(config_dir=str(CONF), version_base=None):
         cfg = compose("search", overrides=["experiment=transfer"])
-    searched = task_targets(cfg)
-    unseen = unseen_targets(cfg, searched)
+    settings = settings_of(cfg)
+    searched, unseen = settings.targets(), settings.unseen_targets()
     assert {t.space for t in searched} == {"nats_tss", "nats_sss"} and len(searched) == 6
     assert [f"{t.space}/{t.dataset}" for t in unseen] == [
         "nas_bench_macro/cifar10", "transnas_micro/class_scene", "transnas_micro/class_object", "nasbench101/cifar10"]
     assert cfg.gp.fitness == "mean_kendall" and cfg.sampling.strategy == "random"
-    assert list(cfg.gp.terminals) == [n for n in statistic_names("lean") if n not in GRAPH_COUNTS]
+    assert list(cfg.gp.terminals) == [n for n in statistic_names("lean") if n not in tagged("graph_count")]
 
 
 def test_a_target_cannot_be_both_searched_and_unseen_and_unseen_targets_need_evaluation_archs():
@@ -90,6 +102,7 @@ def test_a_target_cannot_be_both_searched_and_unseen_and_unseen_targets_need_eva
         both = compose("search", overrides=["also=[nats_tss/cifar100]", "unseen=[nats_tss/cifar100]"])
         none = compose("search", overrides=["evaluation_size=0", "unseen=[nasbench101/cifar10]"])
     with pytest.raises(ConfigError, match="unseen target nats_tss/cifar100 is also searched"):
-        unseen_targets(both, task_targets(both))
+        settings_of(both).unseen_targets()
     with pytest.raises(ConfigError, match="evaluation_size=0 leaves the unseen targets nothing to report on"):
-        unseen_targets(none, task_targets(none))
+        settings_of(none).unseen_targets()
+    assert SearchSettings.from_dict(json.loads(json.dumps(settings_of(both).to_dict()))).unseen == ("nats_tss/cifar100",)

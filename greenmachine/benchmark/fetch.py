@@ -66,7 +66,7 @@ def download(url: str, path: Path) -> Path:
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
+            with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {path.name}") as bar:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
                     bar.update(len(chunk))

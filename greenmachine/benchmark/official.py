@@ -105,7 +105,7 @@ def iter_records(space: str, root: str | Path, allow_partial: bool = False,
                                     "Download the whole archive (`greenmachine fetch`), or pass allow_partial=True "
                                     "to read only the archs it has")
     api = _open_api(space, folder)
-    for index in tqdm(archs, desc=f"official {space} records", unit="arch", disable=not progress):
+    for index in tqdm(archs, desc=f"reading official {space} accuracy records", unit="arch", disable=not progress):
         arch_str = api.meta_archs[index]
         for dataset, epochs, test, valid in _read_record(api, folder, index):
             yield index, arch_str, dataset, epochs, test, valid

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from greenmachine.config import ConfigError, ProbeConfig, build, resolve_device
-from greenmachine.errors import GreenmachineError
-from greenmachine.proxies.base import PROXIES, Proxy
-from greenmachine.proxies.loading import resolve_proxy
+from greenmachine.proxies.base import Proxy
 from greenmachine.registry import Registry
+from greenmachine.scoring import resolve_proxies as proxies_of  # noqa: F401  (the commands' name for it)
 from greenmachine.spaces import SearchSpace, Target, space_from_config
 from greenmachine.statistics import StatisticsOptions
+from greenmachine.tracking import Tracker, sweep_parent, tracked_run
 from greenmachine.workspace import Compute, statistic_names
 
 
@@ -93,28 +96,29 @@ def compute_settings(cfg: DictConfig) -> Compute:
                    cfg.cache_dir)
 
 
-def proxies_of(specs: object) -> list[Proxy]:
-    """Return the proxies of a `proxies` setting (registered names or paths of exported .py files), checked.
+def command_line(name: str) -> str:
+    """Return the command line that ran this Hydra job, `greenmachine <name> <overrides>` (a sweep's job: its own values)."""
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    return " ".join(["greenmachine", name, *overrides])
 
-    Raises GreenmachineError for a string instead of a list, an empty list, a proxy listed twice (or two
-    files with one name: they would share a row), and for unknown names or broken files.
+
+def parent_run(cfg: DictConfig) -> str | None:
+    """Return the MLflow run a command's run nests under: its `--multirun` sweep's parent run (None outside a sweep)."""
+    return sweep_parent(cfg.tracking.uri) if cfg.tracking.enabled else None
+
+
+def track(cfg: DictConfig, name: str, tags: Mapping[str, str], record: Path | None = None,
+          resume: bool = True) -> AbstractContextManager[Tracker]:
+    """Return the MLflow run of a command as its `tracking` section says (see tracking.tracked_run).
+
+    `name` is the run's name (tracking.run_name), starting with the command. The run gets the tag
+    `command_line`, and in a `--multirun` sweep it is nested under the sweep's parent run (`parent_run`).
+    (`greenmachine search` runs a `greenmachine.Search`, which opens its run itself with the same tag and parent.)
     """
-    valid = f"valid: a list of {', '.join(PROXIES.names())}, or paths of exported .py files"
-    if isinstance(specs, str):
-        raise GreenmachineError(f"proxies={specs!r} is a string; give a list, e.g. proxies=[{specs}]")
-    specs = [str(s) for s in specs]
-    if not specs:
-        raise GreenmachineError(f"proxies=[] names no proxy; {valid}")
-    twice = next((s for i, s in enumerate(specs) if s in specs[:i]), None)
-    if twice is not None:
-        raise GreenmachineError(f"proxies lists {twice!r} twice; each proxy may appear once")
-    proxies = [resolve_proxy(s) for s in specs]
-    names = [p.name for p in proxies]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise GreenmachineError(f"proxies {specs[names.index(name)]!r} and {specs[i]!r} are both named {name!r}; "
-                                    "rename one (greenmachine export name=...)")
-    return proxies
+    tracking = cfg.tracking
+    return tracked_run(bool(tracking.enabled), tracking.uri, tracking.experiment, name, plain(cfg),
+                       {"command_line": command_line(name.split()[0]), **tags}, record=record, resume=resume,
+                       parent_run_id=parent_run(cfg))
 
 
 from greenmachine.commands import cache, data, ensemble, evaluate, export, info, search  # noqa: E402,F401  (registers the commands)

@@ -9,12 +9,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from greenmachine.benchmark import load_benchmark
-from greenmachine.commands import (command, compute_settings, note_own_settings, plain, probe_settings, proxies_of,
-                                   statistics_settings, target_of)
+from greenmachine.commands import (command, command_line, compute_settings, note_own_settings, plain, probe_settings,
+                                   proxies_of, statistics_settings, target_of, track)
 from greenmachine.errors import GreenmachineError
 from greenmachine.league import league, write_league
-from greenmachine.tracking import tracked_run
-from greenmachine.workspace import make_probe, score_archs, select_archs
+from greenmachine.scoring import score_archs
+from greenmachine.summaries import evaluate_headline
+from greenmachine.tracking import run_name
+from greenmachine.workspace import make_probe, select_archs
 
 
 def _check_rankable(count: int, spec: object, dropped: str = "") -> None:
@@ -42,21 +44,26 @@ def evaluate(cfg: DictConfig) -> dict[str, object]:
     archs = archs[np.isfinite(accuracy_all[archs])]
     _check_rankable(len(archs), spec, f", {selected - len(archs)} without an accuracy" if selected > len(archs) else "")
     probe = make_probe(dataset, probe_settings(cfg), compute.data_dir)
-    scored = score_archs(proxies, space, dataset, archs, probe, options, compute)
-    bad = len(archs) - len(scored.archs)
-    archs = scored.archs
-    _check_rankable(len(archs), spec, f", {bad} with failed statistics" if bad else "")
-    rows = league(scored.scores, accuracy_all[archs], space, dataset, scored.cost)
     out = Path(HydraConfig.get().runtime.output_dir)
-    title = f"{space} {dataset} ({metric}, {epochs} epochs), {len(archs)} archs ({cfg.archs})"
-    files = write_league(rows, scored.scores, accuracy_all[archs], out, title)
-    spent = scored.seconds
-    with tracked_run(bool(cfg.tracking.enabled), cfg.tracking.uri, cfg.tracking.experiment, f"evaluate {space}/{dataset}",
-                     plain(cfg), {"space": space, "dataset": dataset, "command": "evaluate"}) as tracker:
-        tracker.metrics({f"kendall.{r.proxy}": r.kendall for r in rows} | {"statistics_seconds": spent})
+    name = run_name("evaluate", f"{space}/{dataset}", f"archs {spec if isinstance(spec, (str, int)) else len(spec)}",
+                    f"{len(proxies)} proxies")
+    with track(cfg, name, {"space": space, "dataset": dataset}) as tracker:  # opened before the statistics
+        scored = score_archs(proxies, space, dataset, archs, options, probe, compute)
+        bad = len(archs) - len(scored.archs)
+        archs = scored.archs
+        _check_rankable(len(archs), spec, f", {bad} with failed statistics" if bad else "")
+        rows = league(scored.scores, accuracy_all[archs], space, dataset, scored.cost)
+        title = f"{space} {dataset} ({metric}, {epochs} epochs), {len(archs)} archs ({cfg.archs})"
+        files = write_league(rows, scored.scores, accuracy_all[archs], out, title, archs)
+        spent = scored.seconds
+        tracker.metrics({f"kendall.{r.proxy}": r.kendall for r in rows} | {"statistics_seconds": spent}
+                        | scored.energy.metrics("statistics")
+                        | {f"joules_per_arch_{r.energy_source}.{r.proxy}": r.joules_per_arch for r in rows
+                           if r.joules_per_arch is not None})
         for path in files.values():
             tracker.artifact(path)
+        tracker.conclude(evaluate_headline(rows, title, command_line("evaluate")))
     print(files["markdown"].read_text())
-    print(f"compute spent on statistics: {spent:.0f} s over {len(archs)} archs ({bad} dropped for failed statistics)"
-          f" -> {out}")
+    print(f"compute spent on statistics: {spent:.0f} s, {scored.energy}, over {len(archs)} archs "
+          f"({bad} dropped for failed statistics) -> {out}; per-arch scores: {files['scores']}")
     return {"out": str(out), "rows": len(rows)}

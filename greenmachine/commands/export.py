@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import re
+from dataclasses import replace
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from greenmachine.commands import command
 from greenmachine.errors import DataNotFoundError, GreenmachineError, check_choice
-from greenmachine.export import ExportedProxy, proxy_name, write_module
-from greenmachine.search import read_report
-from greenmachine.statistics import STATISTICS
-
-
-def _statistics_of(expression: str) -> tuple[str, ...]:
-    """Return the statistic names an exported expression reads."""
-    return tuple(sorted({w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression) if w in STATISTICS}))
+from greenmachine.export import write_module
+from greenmachine.search_record import FINISHED, SearchRecord
 
 
 @command("export", "write a finished search's hall of fame as standalone Python proxy modules")
@@ -26,23 +20,21 @@ def export(cfg: DictConfig) -> list[str]:
     report = run / "report.json"
     if not report.is_file():
         raise DataNotFoundError(f"no search report at {report}; run= must be the output folder of a greenmachine search")
-    payload = read_report(report)
+    record = SearchRecord.read(report)
+    if record.status != FINISHED:
+        raise GreenmachineError(f"the search in {run} has not finished; run it again in its folder to resume it, "
+                                "then export")
+    if not record.origin:
+        record = replace(record, origin={"run": str(run)})
     out = Path(cfg.out).expanduser() if cfg.out else run / "proxies"
-    seed = int(payload["tasks"][0]["probe"].get("seed", 0))
-    entries = [p for p in payload["proxies"] if p["kind"] == "found"]
+    entries = record.found
     if cfg.proxy:
-        check_choice("proxy", cfg.proxy, [p["name"] for p in entries])
-        entries = [p for p in entries if p["name"] == cfg.proxy]
+        check_choice("proxy", cfg.proxy, [r.name for r in entries])
+        entries = [r for r in entries if r.name == cfg.proxy]
     entries = entries[: cfg.top or None]
     if cfg.name and len(entries) != 1:
         raise GreenmachineError(f"name={cfg.name!r} names one proxy; add top=1 or proxy=<one of the hall of fame> "
                                 f"(this run has {len(entries)})")
-    written = []
-    for entry in entries:
-        taus = {f"{task}:{s}": c["kendall"] for task, sets in entry["scores"].items() for s, c in sets.items()}
-        name = proxy_name(cfg.name or f"{cfg.prefix}{entry['name']}")
-        written.append(str(write_module(ExportedProxy(name, entry["formula"], entry["expression"],
-                                                      _statistics_of(entry["expression"]), seed, payload["options"],
-                                                      payload.get("origin") or {"run": str(run)}, taus), out)))
+    written = [str(write_module(record.exported(row, cfg.name or f"{cfg.prefix}{row.name}"), out)) for row in entries]
     print("\n".join(written))
     return written

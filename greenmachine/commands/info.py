@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from greenmachine.commands import command
 from greenmachine.config import resolve_device
+from greenmachine.energy import EnergyMeter
 from greenmachine.errors import DataNotFoundError
 from greenmachine.paths import DATA_ENV, cache_dir, data_candidates, data_dir
 from greenmachine.spaces import all_spaces
@@ -44,6 +45,7 @@ def info(cfg: DictConfig) -> dict[str, object]:
             truth += " (found)" if (root / path).is_file() else f" (missing under {root})"
         report[f"space {space.name}"] = f"{space.origin}; {space.describe()}; ground truth {truth}"
     report["cache"] = str(cache_dir(cfg.cache_dir))
+    report["energy"] = EnergyMeter(device).describe()
     width = max(map(len, report))
     for key, value in report.items():
         print(f"{key.ljust(width)}  {value}")

@@ -1,10 +1,10 @@
 """The search loop: evolve proxies over a statistics table, with callbacks and exact checkpoint/resume.
 
-The loop computes and nothing else: progress bars, MLflow logging and the like are callbacks that
-receive one GenerationRecord per completed generation. With `checkpoint=path`, every completed
-generation is written atomically to `path` (population, hall of fame, memo, log and random
-states); a run started with an existing checkpoint continues from it and ends exactly as the
-uninterrupted run would have.
+The loop computes and nothing else: progress bars, MLflow logging, reports and checkpoints are
+callbacks that receive each completed generation's record and the search state, and may stop the
+run. With `checkpoint=path`, a `gp.checkpoint.Checkpoint` callback writes every completed generation
+to `path` (population, hall of fame, memo, log and random states); a run started with an existing
+checkpoint continues from it and ends exactly as the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import copy
 import functools
 import hashlib
 import operator
-import os
-import pickle
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,17 +21,14 @@ from pathlib import Path
 import numpy as np
 from deap import gp
 
-from greenmachine.errors import CorruptFileError, GreenmachineError, describe
+from greenmachine.errors import GreenmachineError
 from greenmachine.gp.config import GPConfig
 from greenmachine.gp.fitness import FITNESSES, Fitness, Task
 from greenmachine.gp.hall_of_fame import HallOfFame, HallOfFameEntry
 from greenmachine.gp.operators import CROSSOVERS, MUTATIONS, SELECTIONS
-from greenmachine.gp.pset import Individual, build_pset, generate
+from greenmachine.gp.pareto import ParetoEntry, pareto_front
+from greenmachine.gp.pset import Individual, build_pset, generate, is_statistic
 from greenmachine.statistics.table import StatisticsTable
-
-CHECKPOINT_VERSION = 1
-CHECKPOINT_KEYS = {"version", "config", "data_key", "generation", "population", "hall_of_fame", "log", "memo",
-                   "random_state", "numpy_state"}
 
 
 @dataclass(frozen=True)
@@ -63,9 +58,6 @@ class GenerationRecord:
     best_expression: str
 
 
-Callback = Callable[[GenerationRecord], None]
-
-
 @dataclass(frozen=True)
 class SearchResult:
     """What a search found.
@@ -74,18 +66,47 @@ class SearchResult:
         hall_of_fame: the best distinct proxies, best first.
         log: one record per generation, generation 0 first.
         statistics: the statistics the search could use (its terminals).
+        pareto: the best program of each size that beats every smaller one (size vs fitness front
+            over every program evaluated), smallest first.
     """
 
     hall_of_fame: tuple[HallOfFameEntry, ...]
     log: tuple[GenerationRecord, ...]
     statistics: tuple[str, ...]
+    pareto: tuple[ParetoEntry, ...] = ()
 
 
 @dataclass
-class _State:
+class SearchState:
+    """The search as it stands after a completed generation: what callbacks see and a checkpoint holds.
+
+    Callbacks must treat it as read-only.
+
+    Attributes:
+        config: the search's settings.
+        data_key: hash of the data searched (see `_data_key`).
+        generation: the last completed generation.
+        population: its individuals, each with a valid fitness.
+        hall_of_fame: the best distinct proxies so far.
+        log: one record per completed generation.
+        memo: expression -> fitness of every program evaluated so far.
+        random_state, numpy_state: the random generators' states after the generation (a resumed run
+            restores them).
+    """
+
+    config: GPConfig
+    data_key: str
+    generation: int
     population: list[Individual]
     hall_of_fame: HallOfFame
     log: list[GenerationRecord]
+    memo: dict[str, float]
+    random_state: object = None
+    numpy_state: object = None
+
+
+Callback = Callable[[GenerationRecord, SearchState], "bool | None"]
+"""Called after each completed generation with its record and the state; returning True stops the run."""
 
 
 def seed_everything(seed: int) -> None:
@@ -103,9 +124,11 @@ def evolve(table: StatisticsTable | Sequence[StatisticsTable], target: np.ndarra
             multi-task fitnesses.
         target: the archs' accuracies, float [N] in table row order; one per table.
         config: search settings; `config.seed` is the only source of randomness.
-        callbacks: called with each generation's record, after its checkpoint is written; a resumed
+        callbacks: called with each generation's record and the search state, in order, after the
+            checkpoint is written; one returning True stops the run after that generation. A resumed
             run calls them for the generations it runs. Random numbers they draw do not affect the search.
-        checkpoint: file to resume from if it exists, and to write after every generation.
+        checkpoint: file to resume from if it exists, and to write after every generation (by a
+            `Checkpoint` callback that runs before `callbacks`).
 
     Raises GreenmachineError if a checkpoint was written by a search with other settings (other than
     `generations`) or other data, CorruptFileError (naming it) if it is empty or damaged.
@@ -115,29 +138,55 @@ def evolve(table: StatisticsTable | Sequence[StatisticsTable], target: np.ndarra
     if len(tables) != len(targets):
         raise GreenmachineError(f"got {len(tables)} tables but {len(targets)} targets")
     tasks = [Task(t, np.asarray(y, dtype=np.float64)) for t, y in zip(tables, targets)]
-    pset = _pset(tables, config)
+    pset = primitive_set(tables, config)
     statistics = tuple(pset.arguments)
     fitness = FITNESSES[config.fitness](tasks)
     data_key = _data_key(tasks, statistics)
-    path = Path(checkpoint) if checkpoint is not None else None
+    if checkpoint is not None:
+        from greenmachine.gp.checkpoint import Checkpoint  # the loop itself reads and writes no file
 
-    if path is not None and path.exists():
-        state, generation = _load(path, config, data_key, fitness)
+        saver = Checkpoint(checkpoint)
+        callbacks = [saver, *callbacks]
+        state = saver.load(config, data_key)
+    else:
+        state = None
+
+    if state is not None:
+        fitness.memo.update(state.memo)
+        state.memo = fitness.memo
+        random.setstate(state.random_state)
+        np.random.set_state(state.numpy_state)
+        stopped = False
     else:
         seed_everything(config.seed)
-        population = [Individual(generate(pset, config.init_min_height, config.init_max_height))
-                      for _ in range(config.population)]
-        state, generation = _State(population, HallOfFame(config.hall_of_fame), []), 0
-        _complete(0, state, fitness, path, config, data_key, callbacks)
+        population = initial_population(pset, config)
+        state = SearchState(config, data_key, 0, population, HallOfFame(config.hall_of_fame), [], fitness.memo)
+        stopped = _complete(0, state, fitness, callbacks)
 
     breed = _breeder(pset, config)
-    for generation in range(generation + 1, config.generations + 1):
+    for generation in range(state.generation + 1, config.generations + 1):
+        if stopped:
+            break
         state.population = breed(state.population)
-        _complete(generation, state, fitness, path, config, data_key, callbacks)
-    return SearchResult(tuple(state.hall_of_fame.entries), tuple(state.log), statistics)
+        state.generation = generation
+        stopped = _complete(generation, state, fitness, callbacks)
+    return SearchResult(tuple(state.hall_of_fame.entries), tuple(state.log), statistics, pareto_front(fitness.memo))
 
 
-def _pset(tables: list[StatisticsTable], config: GPConfig) -> gp.PrimitiveSetTyped:
+def initial_population(pset: gp.PrimitiveSetTyped, config: GPConfig) -> list[Individual]:
+    """Return generation 0: each per-network statistic alone, then random trees up to `config.population`.
+
+    A bare statistic is often a known proxy (nwot, synflow, ...); starting from all of them, the
+    search never ends below the best of them on the search archs (elitism and the hall of fame keep
+    it). If the population is smaller than the number of such statistics, the first ones are taken.
+    """
+    bare = [Individual([node]) for node in pset.terminals[pset.ret]
+            if isinstance(node, gp.Terminal) and is_statistic(node)][:config.population]
+    return bare + [Individual(generate(pset, config.init_min_height, config.init_max_height))
+                   for _ in range(config.population - len(bare))]
+
+
+def primitive_set(tables: Sequence[StatisticsTable], config: GPConfig) -> gp.PrimitiveSetTyped:
     """Return the primitive set over the statistics every table has, of the same kind in each."""
     layer = [n for n in tables[0].layer if all(n in t.layer for t in tables)]
     scalar = [n for n in tables[0].scalar if all(n in t.scalar for t in tables)]
@@ -167,9 +216,8 @@ def _breeder(pset: gp.PrimitiveSetTyped, config: GPConfig) -> Callable[[list[Ind
     return breed
 
 
-def _complete(generation: int, state: _State, fitness: Fitness, path: Path | None, config: GPConfig,
-              data_key: str, callbacks: Sequence[Callback]) -> None:
-    """Evaluate the population, update the hall of fame and log, write the checkpoint, call the callbacks."""
+def _complete(generation: int, state: SearchState, fitness: Fitness, callbacks: Sequence[Callback]) -> bool:
+    """Evaluate the population, update the hall of fame and log, call the callbacks; return whether one stops the run."""
     hits, unique, seconds = fitness.hits, fitness.unique, fitness.seconds
     pending = [ind for ind in state.population if not ind.fitness.valid]
     for ind, value in zip(pending, fitness(pending)):
@@ -190,14 +238,14 @@ def _complete(generation: int, state: _State, fitness: Fitness, path: Path | Non
         best_expression=str(best),
     )
     state.log.append(record)
-    if path is not None:
-        _save(path, generation, state, fitness, config, data_key)
-    random_state, numpy_state = random.getstate(), np.random.get_state()
+    state.random_state, state.numpy_state = random.getstate(), np.random.get_state()
+    stop = False
     for callback in callbacks:
-        callback(record)
-    # a callback that draws random numbers must not steer the search (nor break exact resumption)
-    random.setstate(random_state)
-    np.random.set_state(numpy_state)
+        stop = bool(callback(record, state)) or stop
+        # a callback that draws random numbers must not steer the search (nor break exact resumption)
+        random.setstate(state.random_state)
+        np.random.set_state(state.numpy_state)
+    return stop
 
 
 def _data_key(tasks: list[Task], statistics: tuple[str, ...]) -> str:
@@ -212,58 +260,3 @@ def _data_key(tasks: list[Task], statistics: tuple[str, ...]) -> str:
             digest.update(name.encode())
             digest.update(values.cpu().numpy().tobytes())
     return digest.hexdigest()
-
-
-def _save(path: Path, generation: int, state: _State, fitness: Fitness, config: GPConfig, data_key: str) -> None:
-    """Write the checkpoint atomically: a temporary file in the same folder, then os.replace."""
-    payload = {
-        "version": CHECKPOINT_VERSION,
-        "config": config,
-        "data_key": data_key,
-        "generation": generation,
-        "population": state.population,
-        "hall_of_fame": state.hall_of_fame,
-        "log": state.log,
-        "memo": fitness.memo,
-        "random_state": random.getstate(),
-        "numpy_state": np.random.get_state(),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as f:
-        pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
-
-
-def _load(path: Path, config: GPConfig, data_key: str, fitness: Fitness) -> tuple[_State, int]:
-    """Return the state and generation saved in the checkpoint at `path`, restoring the memo and random states."""
-    remedy = "delete it to start the search again from generation 0"
-    try:
-        with open(path, "rb") as f:
-            payload = pickle.load(f)
-    except (ImportError, AttributeError) as exc:  # whole, but it names code this greenmachine lacks
-        raise GreenmachineError(f"checkpoint {path} was written by another greenmachine ({describe(exc)}); "
-                                f"{remedy}, or resume with the greenmachine that wrote it") from exc
-    except (OSError, EOFError, ValueError, TypeError, IndexError, KeyError, pickle.UnpicklingError) as exc:
-        raise CorruptFileError(path, describe(exc), remedy) from exc
-    if not isinstance(payload, dict):
-        raise CorruptFileError(path, f"it holds a {type(payload).__name__}, not a search checkpoint", remedy)
-    if payload.get("version") != CHECKPOINT_VERSION:
-        raise GreenmachineError(f"checkpoint {path} has format version {payload.get('version')}; "
-                                f"this greenmachine reads version {CHECKPOINT_VERSION}")
-    if not CHECKPOINT_KEYS <= set(payload):
-        raise CorruptFileError(path, f"it lacks {', '.join(sorted(CHECKPOINT_KEYS - set(payload)))}", remedy)
-    differences = [name for name in payload["config"].differences(config) if name != "generations"]
-    if differences:
-        raise GreenmachineError(f"checkpoint {path} was written by a search with other settings "
-                                f"({', '.join(differences)}); delete it or use those settings")
-    if payload["data_key"] != data_key:
-        raise GreenmachineError(f"checkpoint {path} was written by a search over other statistics or targets; "
-                                "delete it or search the same data")
-    fitness.memo.update(payload["memo"])
-    random.setstate(payload["random_state"])
-    np.random.set_state(payload["numpy_state"])
-    state = _State(payload["population"], payload["hall_of_fame"], payload["log"])
-    return state, payload["generation"]

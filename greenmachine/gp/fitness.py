@@ -18,7 +18,7 @@ import torch
 from deap import gp
 
 from greenmachine.errors import GreenmachineError
-from greenmachine.gp.evaluate import Program, ProgramInputs, bind, compile_program
+from greenmachine.gp.evaluate import Evaluator, bind
 from greenmachine.metrics import KendallTau
 from greenmachine.registry import Registry
 from greenmachine.statistics.table import StatisticsTable
@@ -62,7 +62,7 @@ class Fitness:
             if len(task.target) != len(task.table):
                 raise GreenmachineError(f"a target has {len(task.target)} values for a table of "
                                         f"{len(task.table)} archs")
-        self.inputs = [bind(task.table) for task in tasks]
+        self.evaluators = [Evaluator(bind(task.table)) for task in tasks]
         self.taus = [KendallTau(task.target) for task in tasks]
         self.combine = combine
         self.memo: dict[str, float] = {}
@@ -86,24 +86,22 @@ class Fitness:
         return [self.memo[key] for key in keys]
 
     def _evaluate(self, trees: list[gp.PrimitiveTree]) -> list[float]:
-        """Return the fitness of each tree: compiled, run on every task, its scores ranked together."""
-        programs = [compile_program(tree) for tree in trees]
-        taus = np.stack([tau.batch(_checked(self._run(programs, inputs)))
-                         for tau, inputs in zip(self.taus, self.inputs)])
+        """Return the fitness of each tree: run on every task, its scores ranked together."""
+        taus = np.stack([tau.batch(_checked(self._run(trees, evaluator)))
+                         for tau, evaluator in zip(self.taus, self.evaluators)])
         combined = self.combine(taus)
         return [WORST_FITNESS if math.isnan(v) else float(v) for v in combined]
 
     @staticmethod
-    def _run(programs: list[Program], inputs: ProgramInputs) -> np.ndarray:
-        """Return the programs' scores on `inputs`, float64 [B, N]."""
+    def _run(trees: list[gp.PrimitiveTree], evaluator: Evaluator) -> np.ndarray:
+        """Return the trees' scores on the evaluator's table, float64 [B, N]."""
         with torch.inference_mode():
-            scores = torch.stack([program(inputs) for program in programs])
+            scores = torch.stack([evaluator(tree) for tree in trees])
         return scores.cpu().numpy().astype(np.float64)
 
     def scores(self, tree: gp.PrimitiveTree) -> list[np.ndarray]:
         """Return the tree's scores on each task, float64 [N_t] per task (not memoised)."""
-        program = compile_program(tree)
-        return [self._run([program], inputs)[0] for inputs in self.inputs]
+        return [self._run([tree], evaluator)[0] for evaluator in self.evaluators]
 
 
 def _checked(scores: np.ndarray) -> np.ndarray:

@@ -102,6 +102,10 @@ class PrimitiveDef:
         needs_mask: True when it is called with `mask` as its last argument.
         keep: wrapper rule for hall-of-fame stripping, or None when it is never stripped.
         doc: one line saying what it computes.
+        symbolic: its mathematical form as a sympy expression over `x` (and `y`), without the
+            protections (`log(Abs(x))` for safe_log); an operation over a network's layers is an
+            undefined function `L_<name>` (`L_sum(x)`), and `l`, `L` are a layer's position and the
+            network's depth (`greenmachine.formula` reads it). None: shown as an opaque function.
     """
 
     name: str
@@ -111,20 +115,22 @@ class PrimitiveDef:
     needs_mask: bool
     keep: KeepRule | None
     doc: str
+    symbolic: str | None = None
 
 
 PRIMITIVES: Registry[PrimitiveDef] = Registry("primitive")
 
 
 def primitive(name: str, signatures: tuple[Signature, ...], math: str, needs_mask: bool = False,
-              keep: KeepRule | None = None) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
+              keep: KeepRule | None = None,
+              symbolic: str | None = None) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Return a decorator registering its function as primitive `name` (see PrimitiveDef for the arguments)."""
 
     def decorate(function: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
         if not function.__doc__:
             raise ValueError(f"primitive {name!r} needs a docstring saying what it computes")
         doc = function.__doc__.strip().splitlines()[0]
-        PRIMITIVES.add(name, PrimitiveDef(name, function, signatures, math, needs_mask, keep, doc))
+        PRIMITIVES.add(name, PrimitiveDef(name, function, signatures, math, needs_mask, keep, doc, symbolic))
         return function
 
     return decorate
@@ -226,10 +232,34 @@ def _centred(x: torch.Tensor, mask: LayerMask) -> tuple[torch.Tensor, torch.Tens
     return centred, _finite(variance).sqrt_()
 
 
-@functools.lru_cache(maxsize=4096)
 def const(value: float) -> torch.Tensor:
     """Return the constant `value` as a 0-dim float32 tensor (shared: primitives never modify arguments)."""
+    return _const(value, math.copysign(1.0, value))  # -0.0 == 0.0, but they divide differently
+
+
+@functools.lru_cache(maxsize=4096)
+def _const(value: float, sign: float) -> torch.Tensor:
     return torch.tensor(value, dtype=torch.float32)
+
+
+def namespace() -> dict[str, Callable[..., torch.Tensor]]:
+    """Return what a `gp.render.to_python` expression is evaluated with: `const` and every primitive by name."""
+    return {"const": const, **{name: d.function for name, d in PRIMITIVES.items()}}
+
+
+def float64_where_saturated(run: Callable[[torch.dtype], torch.Tensor]) -> torch.Tensor:
+    """Return `run(torch.float32)` as float64, its values saturated at +-FLOAT_MAX replaced by `run(torch.float64)`'s.
+
+    `run` evaluates one expression with its inputs in the given dtype. The result is the search's own
+    float32 evaluation wherever that is finite, so scores past float32's range keep their order instead
+    of tying (not float64 throughout: some found formulas take logs of differences that float32
+    rounds to zero, and would move).
+    """
+    scores = run(torch.float32).to(torch.float64)
+    saturated = scores.abs() >= FLOAT_MAX
+    if bool(saturated.any()):
+        scores = torch.where(saturated, run(torch.float64).to(scores.device), scores)
+    return scores
 
 
 def random_constant(low: float, high: float, digits: int) -> float:
@@ -239,74 +269,74 @@ def random_constant(low: float, high: float, digits: int) -> float:
 
 # element-wise, on per-layer and per-network values alike (a per-network value broadcasts over layers)
 
-@primitive("add", BINARY, "({0} + {1})", keep=beside_constant)
+@primitive("add", BINARY, "({0} + {1})", keep=beside_constant, symbolic="x + y")
 def add(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Return a + b."""
     return _finite(torch.add(a, b))
 
 
-@primitive("sub", BINARY, "({0} - {1})", keep=minus_constant)
+@primitive("sub", BINARY, "({0} - {1})", keep=minus_constant, symbolic="x - y")
 def sub(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Return a - b."""
     return _finite(torch.sub(a, b))
 
 
-@primitive("mul", BINARY, "({0} * {1})", keep=times_positive_constant)
+@primitive("mul", BINARY, "({0} * {1})", keep=times_positive_constant, symbolic="x*y")
 def mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Return a * b."""
     return _finite(torch.mul(a, b))
 
 
-@primitive("safe_div", BINARY, "({0} / {1})", keep=over_positive_constant)
+@primitive("safe_div", BINARY, "({0} / {1})", keep=over_positive_constant, symbolic="x/y")
 def safe_div(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Return a / (b + sign(b) EPS): b pushed EPS away from zero, keeping its sign (+ for 0)."""
     denominator = torch.copysign(_EPS, b).add_(b)
     return _finite(torch.div(a, denominator))
 
 
-@primitive("neg", UNARY, "-{0}")
+@primitive("neg", UNARY, "-{0}", symbolic="-x")
 def neg(x: torch.Tensor) -> torch.Tensor:
     """Return -x."""
     return torch.neg(x)
 
 
-@primitive("abs", UNARY, "|{0}|")
+@primitive("abs", UNARY, "|{0}|", symbolic="Abs(x)")
 def abs_(x: torch.Tensor) -> torch.Tensor:
     """Return |x|."""
     return torch.abs(x)
 
 
-@primitive("square", UNARY, "{0}^2")
+@primitive("square", UNARY, "{0}^2", symbolic="x**2")
 def square(x: torch.Tensor) -> torch.Tensor:
     """Return x^2."""
     return _finite(torch.mul(x, x))
 
 
-@primitive("safe_sqrt", UNARY, "sqrt|{0}|")
+@primitive("safe_sqrt", UNARY, "sqrt|{0}|", symbolic="sqrt(Abs(x))")
 def safe_sqrt(x: torch.Tensor) -> torch.Tensor:
     """Return sqrt(|x|)."""
     return torch.abs(x).sqrt_()
 
 
-@primitive("safe_log", UNARY, "log|{0}|")
+@primitive("safe_log", UNARY, "log|{0}|", symbolic="log(Abs(x))")
 def safe_log(x: torch.Tensor) -> torch.Tensor:
     """Return log(|x| + EPS)."""
     return torch.abs(x).add_(EPS).log_()
 
 
-@primitive("safe_exp", UNARY, "exp({0})")
+@primitive("safe_exp", UNARY, "exp({0})", symbolic="exp(x)")
 def safe_exp(x: torch.Tensor) -> torch.Tensor:
     """Return exp(x), saturating at FLOAT_MAX."""
     return _finite(torch.exp(x))
 
 
-@primitive("sigmoid", UNARY, "sigmoid({0})", keep=increasing)
+@primitive("sigmoid", UNARY, "sigmoid({0})", keep=increasing, symbolic="1/(1 + exp(-x))")
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
     """Return 1 / (1 + exp(-x))."""
     return torch.sigmoid(x)
 
 
-@primitive("normalise", LAYERWISE, "normalise_l({0})", needs_mask=True)
+@primitive("normalise", LAYERWISE, "normalise_l({0})", needs_mask=True, symbolic="L_normalise(x)")
 def normalise(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
     """Return x standardised per network over its existing layers, (x - mean) / (std + EPS); 0 at padding."""
     centred, std = _centred(x, mask)
@@ -315,49 +345,49 @@ def normalise(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
 
 # reductions over a network's existing layers: per-layer -> per-network; a network without layers gives 0
 
-@primitive("sum_layers", REDUCTION, "sum_l({0})", needs_mask=True)
+@primitive("sum_layers", REDUCTION, "sum_l({0})", needs_mask=True, symbolic="L_sum(x)")
 def sum_layers(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
     """Return the sum of x over each network's layers."""
     return layer_sum(x * mask.present)
 
 
-@primitive("mean_layers", REDUCTION, "mean_l({0})", needs_mask=True)
+@primitive("mean_layers", REDUCTION, "mean_l({0})", needs_mask=True, symbolic="L_mean(x)")
 def mean_layers(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
     """Return the mean of x over each network's layers."""
     return layer_sum(x * mask.mean_weight)
 
 
-@primitive("min_layers", REDUCTION, "min_l({0})", needs_mask=True)
+@primitive("min_layers", REDUCTION, "min_l({0})", needs_mask=True, symbolic="L_min(x)")
 def min_layers(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
     """Return the minimum of x over each network's layers."""
     return torch.addcmul(mask.high_fill, x, mask.present).amin(0, keepdim=True) * mask.any
 
 
-@primitive("max_layers", REDUCTION, "max_l({0})", needs_mask=True)
+@primitive("max_layers", REDUCTION, "max_l({0})", needs_mask=True, symbolic="L_max(x)")
 def max_layers(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
     """Return the maximum of x over each network's layers."""
     return torch.addcmul(mask.low_fill, x, mask.present).amax(0, keepdim=True) * mask.any
 
 
-@primitive("std_layers", REDUCTION, "std_l({0})", needs_mask=True)
+@primitive("std_layers", REDUCTION, "std_l({0})", needs_mask=True, symbolic="L_std(x)")
 def std_layers(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
     """Return the (population) standard deviation of x over each network's layers."""
     return _centred(x, mask)[1]
 
 
-@primitive("depth_weighted_sum", REDUCTION, "sum_l(l/L * {0})", needs_mask=True)
+@primitive("depth_weighted_sum", REDUCTION, "sum_l(l/L * {0})", needs_mask=True, symbolic="L_sum(l*x/L)")
 def depth_weighted_sum(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
     """Return sum over a network's d layers of (i / d) x_i, i = 1..d: later layers weigh more, the last 1."""
     return layer_sum(x * mask.depth_weight)
 
 
-@primitive("first_layer", REDUCTION, "first_l({0})", needs_mask=True)
+@primitive("first_layer", REDUCTION, "first_l({0})", needs_mask=True, symbolic="L_first(x)")
 def first_layer(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
     """Return x at each network's first layer."""
     return (x * mask.first).sum(0, keepdim=True)
 
 
-@primitive("last_layer", REDUCTION, "last_l({0})", needs_mask=True)
+@primitive("last_layer", REDUCTION, "last_l({0})", needs_mask=True, symbolic="L_last(x)")
 def last_layer(x: torch.Tensor, mask: LayerMask) -> torch.Tensor:
     """Return x at each network's last layer."""
     return (x * mask.last).sum(0, keepdim=True)

@@ -13,9 +13,9 @@ from greenmachine.errors import GreenmachineError
 from greenmachine.proxies import baselines  # noqa: F401  (registers the baselines)
 from greenmachine.proxies.base import PROXIES, Proxy, register_proxy
 from greenmachine.proxies.expression import expression_proxy
-from greenmachine.statistics import STATISTICS, StatisticsOptions, compute_statistics
-from greenmachine.statistics.core import LABELLED
-from greenmachine.statistics.table import stack_statistics
+from greenmachine.statistics import StatisticsOptions
+from greenmachine.statistics.core import labelled
+from greenmachine.statistics.engine import network_tables
 
 
 # Proxies greenmachine discovered and ships: modules of this package written by `greenmachine export`.
@@ -41,31 +41,23 @@ def score(net: nn.Module, probe: Probe | torch.Tensor | tuple[torch.Tensor, torc
     Pool-relative proxies (az_nas) rank archs against each other and raise here: score a set of
     archs with `greenmachine evaluate` instead, or ask for their components. Without `options`, each
     proxy's statistics are measured with the settings it was found with (Proxy.options), else the defaults.
+    Each pass runs once for all the proxies that read it (once per distinct settings it reads).
     """
     if isinstance(proxies, str):
         raise GreenmachineError(f"proxies={proxies!r} is a string; give a list of proxy names, e.g. proxies=[{proxies!r}]")
     proxies = list(proxies)
     if not proxies:
         raise GreenmachineError(f"proxies=[] names no proxy; valid: {', '.join(PROXIES.names())}")
-    probe = user_probe(probe, labelled=sorted(set(proxy_statistics(proxies)) & LABELLED))
+    probe = user_probe(probe, labelled=sorted(labelled(proxy_statistics(proxies))))
     relative = [p for p in proxies if PROXIES[p].pool_relative]
     if relative:
         raise GreenmachineError(
             f"{', '.join(relative)} ranks archs against each other, so it cannot score a single network; "
             "use `greenmachine evaluate` on a set of archs, or score its components: "
             + ", ".join(proxy_statistics(relative)))
-    groups: dict[StatisticsOptions | None, list[str]] = {}
-    for name in proxies:
-        groups.setdefault(options or PROXIES[name].options, []).append(name)
-    scores: dict[str, float] = {}
-    for group_options, names in groups.items():
-        needed = proxy_statistics(names)
-        stats = compute_statistics(net, probe, needed, group_options)
-        layer = [s for s in needed if STATISTICS[s].kind == "layer"]
-        scalar = [s for s in needed if STATISTICS[s].kind == "scalar"]
-        table = stack_statistics([(0, stats.layer, stats.scalar)], layer, scalar)
-        scores.update({name: float(PROXIES[name].evaluate(table)[0]) for name in names})
-    return {name: scores[name] for name in proxies}
+    requests = [(PROXIES[name].statistics, options or PROXIES[name].options or StatisticsOptions()) for name in proxies]
+    tables = network_tables(net, probe, requests)
+    return {name: float(PROXIES[name].evaluate(table)[0]) for name, table in zip(proxies, tables, strict=True)}
 
 
 __all__ = ["PROXIES", "SHIPPED", "Proxy", "proxy_statistics", "register_proxy", "score"]

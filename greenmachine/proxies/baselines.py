@@ -1,16 +1,12 @@
-"""The field's known proxies, each by its field name, read from the statistics engine's output."""
+"""The field's known proxies: each statistic tagged `baseline` (by its field name) and combinations of statistics."""
 
 from __future__ import annotations
 
 import torch
 
-from greenmachine.proxies.base import Proxy, register_proxy
-from greenmachine.statistics.core import STATISTICS
+from greenmachine.proxies.base import Proxy, baseline_proxy, register_proxy
+from greenmachine.statistics.core import STATISTICS, StatisticSpec
 from greenmachine.statistics.table import StatisticsTable
-
-# Baselines that are one per-network statistic, oriented so that larger is better.
-SCALAR_BASELINES = ("synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "zen", "zico", "meco",
-                    "meco_opt", "swap", "l2_norm", "params", "flops", "plain")
 
 
 def _column(name: str):
@@ -20,8 +16,13 @@ def _column(name: str):
     return evaluate
 
 
-for _name in SCALAR_BASELINES:
-    register_proxy(Proxy(_name, (_name,), _column(_name), doc=STATISTICS[_name].doc))
+def _register_column(name: str, spec: StatisticSpec) -> None:
+    """Register a statistic tagged `baseline` as the proxy of the same name (its scores: the statistic, larger = better)."""
+    if "baseline" in spec.tags:
+        register_proxy(Proxy(name, (name,), _column(name), doc=spec.doc, tags=spec.tags & {"baseline", "unreported"}))
+
+
+STATISTICS.watch(_register_column)  # every baseline statistic, registered now or later (a plug-in's pass)
 
 
 def _log_rank(values: torch.Tensor) -> torch.Tensor:
@@ -39,9 +40,7 @@ def _log_rank(values: torch.Tensor) -> torch.Tensor:
 AZ_COMPONENTS = ("flops", "az_expressivity", "az_progressivity", "az_trainability")
 
 
-def _az_nas(table: StatisticsTable) -> torch.Tensor:
+@baseline_proxy("az_nas", AZ_COMPONENTS, pool_relative=True)
+def az_nas(table: StatisticsTable) -> torch.Tensor:
+    """AZ-NAS: sum of log(rank/N) of FLOPs, expressivity, progressivity and trainability over the scored archs"""
     return sum(_log_rank(table.scalar[name]) for name in AZ_COMPONENTS)
-
-
-register_proxy(Proxy("az_nas", AZ_COMPONENTS, _az_nas, pool_relative=True,
-                     doc="AZ-NAS: sum of log(rank/N) of FLOPs, expressivity, progressivity and trainability over the scored archs"))

@@ -9,11 +9,12 @@ from torch import nn
 
 from greenmachine.data.probe import user_probe
 from greenmachine.gp.evaluate import NAMESPACE, bind
-from greenmachine.gp.primitives import FLOAT_MAX
+from greenmachine.gp.primitives import float64_where_saturated
 from greenmachine.proxies.base import Proxy
-from greenmachine.statistics import STATISTICS, StatisticsOptions, compute_statistics
-from greenmachine.statistics.core import LABELLED
-from greenmachine.statistics.table import StatisticsTable, stack_statistics
+from greenmachine.statistics import STATISTICS, StatisticsOptions
+from greenmachine.statistics.core import labelled
+from greenmachine.statistics.engine import network_table
+from greenmachine.statistics.table import StatisticsTable
 
 
 def _run(expression: str, table: StatisticsTable, dtype: torch.dtype) -> torch.Tensor:
@@ -27,15 +28,10 @@ def evaluate_expression(expression: str, table: StatisticsTable) -> torch.Tensor
 
     The expression sees the GP primitives, each statistic laid out as the GP's programs see it, and
     `mask`; so it gives exactly the GP's own (float32) evaluation of the tree it came from, except
-    where that saturates at +-3.4e38: there the score is the same expression evaluated in float64,
-    so scores past float32's range keep their order instead of tying. (Not float64 throughout: some
-    found formulas take logs of differences that float32 rounds to zero, and would move.)
+    where that saturates at +-3.4e38: there the score is the same expression evaluated in float64
+    (`gp.primitives.float64_where_saturated`).
     """
-    scores = _run(expression, table, torch.float32).to(torch.float64)
-    saturated = scores.abs() >= FLOAT_MAX
-    if bool(saturated.any()):
-        scores = torch.where(saturated, _run(expression, table, torch.float64), scores)
-    return scores
+    return float64_where_saturated(lambda dtype: _run(expression, table, dtype))
 
 
 def expression_proxy(name: str, expression: str, statistics: Sequence[str], doc: str = "",
@@ -63,9 +59,5 @@ def score_network(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | 
         seed: the probe seed the proxy's random draws derive from (the search's probe seed).
         options: pass settings (the search's).
     """
-    probe = user_probe(inputs if targets is None else (inputs, targets), seed, sorted(set(statistics) & LABELLED))
-    stats = compute_statistics(net, probe, statistics, options)
-    layer = [s for s in statistics if STATISTICS[s].kind == "layer"]
-    scalar = [s for s in statistics if STATISTICS[s].kind == "scalar"]
-    table = stack_statistics([(0, stats.layer, stats.scalar)], layer, scalar)
-    return float(evaluate_expression(expression, table)[0])
+    probe = user_probe(inputs if targets is None else (inputs, targets), seed, sorted(labelled(statistics)))
+    return float(evaluate_expression(expression, network_table(net, probe, statistics, options))[0])

@@ -18,8 +18,8 @@ Found by:
 Kendall tau measured on every target (whole spaces unless stated; * = searched, the `tasks` above;
 the rest unseen): nats_tss/cifar10 0.818*, nats_tss/cifar100 0.811*, nats_tss/ImageNet16-120 0.791*,
 nats_sss/cifar10 0.589, nats_sss/cifar100 0.295, nats_sss/ImageNet16-120 0.495,
-nas_bench_macro/cifar10 -0.675, transnas_micro/class_scene 0.619 (499 archs),
-transnas_micro/class_object 0.471 (499 archs), nasbench101/cifar10 -0.093. Every measured number,
+nas_bench_macro/cifar10 -0.675, transnas_micro/class_scene 0.611,
+transnas_micro/class_object 0.494, nasbench101/cifar10 -0.093. Every measured number,
 with its table: experiments/results/shipped_proxies.csv; the transfer matrix: docs/transfer.md.
 
 Not for every network: it multiplies by `merges - path_convs_min` (NATS-cell graph counts), so it

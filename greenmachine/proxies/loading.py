@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -11,6 +12,7 @@ from greenmachine.errors import DataNotFoundError, GreenmachineError
 from greenmachine.gp.evaluate import NAMESPACE
 from greenmachine.proxies.base import PROXIES, Proxy
 from greenmachine.proxies.expression import expression_proxy
+from greenmachine.statistics import StatisticsOptions
 from greenmachine.statistics.table import StatisticsTable
 
 
@@ -51,8 +53,10 @@ def load_exported(path: str | Path) -> Proxy:
     _check_expression(path, module.EXPRESSION, statistics)
     # a search's proxies/ folder: name it after its run folder, e.g. `tss_cifar10/proxy_1`
     name = f"{path.parent.parent.name}/{module.NAME}" if path.parent.name == "proxies" else module.NAME
-    proxy = expression_proxy(name, module.EXPRESSION, statistics, (module.__doc__ or "").split("\n")[0],
-                             getattr(module, "OPTIONS", None))
+    options = getattr(module, "OPTIONS", None)
+    if isinstance(options, Mapping):  # a standalone module holds its settings as plain values
+        options = StatisticsOptions(**options)
+    proxy = expression_proxy(name, module.EXPRESSION, statistics, (module.__doc__ or "").split("\n")[0], options)
 
     def evaluate(table: StatisticsTable) -> torch.Tensor:
         try:

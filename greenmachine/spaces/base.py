@@ -21,6 +21,7 @@ from torch import nn
 
 from greenmachine.datasets import DatasetInfo, dataset_info
 from greenmachine.errors import GreenmachineError, UnknownNameError
+from greenmachine.graph import network_features
 
 if TYPE_CHECKING:  # the benchmark package imports this module
     from greenmachine.benchmark.base import Benchmark
@@ -197,6 +198,17 @@ class SearchSpace(ABC):
         info = self.dataset_info(dataset)
         _, arch_str = self.resolve(arch)
         return self._build(arch_str, info.num_classes)
+
+    def graph_features(self, arch: Arch) -> dict[str, float]:
+        """Return the zero-cost graph features of `arch`: name -> value, the same names for every arch of the space.
+
+        This default reads the network's autograd graph (`greenmachine.graph.network_features`), so every
+        space has them; a space whose archs are cells, chains of blocks or widths overrides it with the
+        features of that description (docs/ensemble.md lists them per space).
+        """
+        dataset = self.datasets[0].name
+        size = self.dataset_info(dataset).resolution
+        return network_features(self.build(arch, dataset), (3, size, size))
 
     def describe(self) -> str:
         """Return one line: archs, kind and datasets with their default metric and epochs."""

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from greenmachine.errors import GreenmachineError
+from greenmachine.graph import chain_graph, op_graph_features, position_features
 from greenmachine.paths import data_dir
 from greenmachine.spaces.base import Arch, SearchSpace, SpaceDataset
 from greenmachine.spaces.cell import ArchStringError
@@ -40,6 +41,9 @@ BLOCKS = {"1": (3, 3), "2": (6, 5)}
 DIGITS = IDENTITY + "".join(BLOCKS)
 _EXAMPLE_KEY = "01120212"
 RECORDS_FILE = "nas_bench_macro/nas-bench-macro_cifar10.json.gz"
+# The op kind of each layer choice in the graph features: a stage's first identity is a strided 1x1 conv.
+LAYER_KINDS = {"1": "mb_e3_k3", "2": "mb_e6_k5"}
+GRAPH_KINDS = ("skip", "downsample", *LAYER_KINDS.values())
 EPOCHS = 50  # each record's test_acc is the best test accuracy over 50 epochs of training
 
 
@@ -253,6 +257,27 @@ class NasBenchMacro(SearchSpace):
             index = self.index_of(arch)
             return index, self.arch_string(index)
         return super().resolve(arch)
+
+    def graph_features(self, arch: Arch) -> dict[str, float]:
+        """Return the graph features of the chain of 8 layers (kinds GRAPH_KINDS), each kind's count per stage and
+        the kind of each layer one-hot.
+
+        An inverted residual block inside a stage is bypassed by its residual connection, so the chain has
+        2^(such blocks) paths; the fixed stem and head are left out. `stage<s>.<kind>` counts kind in stage s,
+        `layer<i>.<kind>` is 1 where layer i (0..7, of the canonical key) is of that kind.
+        """
+        blocks = []
+        for s, stage in enumerate(_stages(canonical_key(self.resolve(arch)[1]))):
+            for position, digit in enumerate(stage):
+                kind = LAYER_KINDS.get(digit, "downsample" if position == 0 else "skip")
+                blocks.append((s, kind, digit != IDENTITY and position > 0))
+        graph = chain_graph([(kind, residual) for _, kind, residual in blocks])
+        features = op_graph_features(graph, GRAPH_KINDS, subsets=True)
+        for s in range(len(STAGES)):
+            for kind in GRAPH_KINDS:
+                features[f"stage{s}.{kind}"] = float(sum(1 for t, k, _ in blocks if t == s and k == kind))
+        features.update(position_features([(f"layer{i}", kind) for i, (_, kind, _) in enumerate(blocks)], GRAPH_KINDS))
+        return features
 
     def _build(self, arch_str: str, num_classes: int) -> nn.Module:
         return MacroNetwork(canonical_key(arch_str), num_classes)

@@ -37,8 +37,9 @@ from torch import nn
 
 from greenmachine.benchmark.base import Benchmark
 from greenmachine.errors import GreenmachineError
+from greenmachine.graph import node_cell_graph, op_graph_features
 from greenmachine.paths import data_dir
-from greenmachine.spaces.base import SearchSpace, SpaceDataset
+from greenmachine.spaces.base import Arch, SearchSpace, SpaceDataset
 from greenmachine.spaces.cell import ArchStringError
 from greenmachine.spaces.registry import builtin_space
 
@@ -416,6 +417,15 @@ class NasBench101(SearchSpace):
     def unique_key(self, arch_str: str) -> str:
         """Return the isomorphism key of the pruned cell (`spec_hash`)."""
         return spec_hash(arch_str)
+
+    def graph_features(self, arch: Arch) -> dict[str, float]:
+        """Return the graph features of the pruned cell (ops on its vertices; kinds: the three interior ops and their pairs).
+
+        The cell's vertex order is not canonical (isomorphic cells differ in it), so no op-on-position code.
+        """
+        spec = parse_spec(self.resolve(arch)[1])
+        return op_graph_features(node_cell_graph(spec.matrix, spec.ops), [NB101_OPS[i] for i in INTERIOR_OPS],
+                                 subsets=True)
 
     def _build(self, arch_str: str, num_classes: int) -> nn.Module:
         return NasBench101Network(parse_spec(arch_str), num_classes)

@@ -6,7 +6,7 @@ from types import MappingProxyType
 
 from torch import nn
 
-from greenmachine.spaces.base import OfficialFiles, SearchSpace, SpaceDataset
+from greenmachine.spaces.base import Arch, OfficialFiles, SearchSpace, SpaceDataset
 from greenmachine.spaces.cell import ArchStringError, Genotype
 from greenmachine.spaces.network import NatsNetwork
 from greenmachine.spaces.registry import builtin_space
@@ -59,6 +59,10 @@ class NatsSSS(SearchSpace):
     def channels(arch_str: str) -> tuple[int, ...]:
         """Return the five channel counts of an SSS arch string."""
         return tuple(int(p) for p in arch_str.split(":"))
+
+    def graph_features(self, arch: Arch) -> dict[str, float]:
+        """Return the five channel counts (`width.0` .. `width.4`): every arch has the same graph, only its widths vary."""
+        return {f"width.{i}": float(c) for i, c in enumerate(self.channels(self.resolve(arch)[1]))}
 
     def _build(self, arch_str: str, num_classes: int) -> nn.Module:
         c = self.channels(arch_str)

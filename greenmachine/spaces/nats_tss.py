@@ -9,7 +9,8 @@ from types import MappingProxyType
 
 from torch import nn
 
-from greenmachine.spaces.base import OfficialFiles, SearchSpace, SpaceDataset
+from greenmachine.graph import edge_cell_features
+from greenmachine.spaces.base import Arch, OfficialFiles, SearchSpace, SpaceDataset
 from greenmachine.spaces.cell import ArchStringError, Genotype
 from greenmachine.spaces.isomorphism import unique_str
 from greenmachine.spaces.network import NatsNetwork
@@ -40,9 +41,12 @@ class NatsTSS(SearchSpace):
     # The 2020.08.31 archive linked from D-X-Y/NATS-Bench's README (read at commit 00201cc).
     official = OfficialFiles("NATS-tss-v1_0-3ffb9-simple", "tss", "17_saCsj_krKjlCBLOJEpNtzPXArMCqxU")
     # Kendall tau (ANCHORS.md): VKDNW_agg, the best training-free proxy over the whole space (VKDNW, CVPR 2025,
-    # Table 1); GreenFactory's forest on held-out archs; GreenMachine on its stratified subsets.
+    # Table 1); GreenFactory's forest on held-out archs; GreenMachine on its stratified subsets; the best trained
+    # predictor in VKDNW's Table 1 ((VKDNW+ZCS+GRAF)_m, a model trained on benchmark accuracies).
     published = MappingProxyType({
         ("VKDNW_agg", "cifar10"): 0.750, ("VKDNW_agg", "cifar100"): 0.753, ("VKDNW_agg", "ImageNet16-120"): 0.743,
+        ("VKDNW+ZCS+GRAF", "cifar10"): 0.859, ("VKDNW+ZCS+GRAF", "cifar100"): 0.847,
+        ("VKDNW+ZCS+GRAF", "ImageNet16-120"): 0.842,
         ("GreenFactory", "cifar10"): 0.921, ("GreenFactory", "cifar100"): 0.929, ("GreenFactory", "ImageNet16-120"): 0.908,
         ("GreenMachine", "cifar10"): 0.78, ("GreenMachine", "cifar100"): 0.71,
     })
@@ -80,6 +84,11 @@ class NatsTSS(SearchSpace):
     def is_connected(self, arch_str: str) -> bool:
         """Return whether the cell has a path of non-`none` ops from input to output (341 archs have none)."""
         return Genotype.parse(arch_str).is_connected()
+
+    def graph_features(self, arch: Arch) -> dict[str, float]:
+        """Return the graph features of the cell (ops on its 6 edges, kinds TSS_OPS), not of the whole network."""
+        cell = Genotype.parse(self.resolve(arch)[1])
+        return edge_cell_features(cell.edges(), len(cell.nodes) + 1, TSS_OPS)
 
     def _build(self, arch_str: str, num_classes: int) -> nn.Module:
         c, n = self.channels, self.cells_per_stage

@@ -29,8 +29,9 @@ from torch import nn
 
 from greenmachine.benchmark.base import Benchmark, check_complete
 from greenmachine.datasets import DatasetInfo
+from greenmachine.graph import edge_cell_features
 from greenmachine.paths import data_dir
-from greenmachine.spaces.base import SearchSpace, SpaceDataset
+from greenmachine.spaces.base import Arch, SearchSpace, SpaceDataset
 from greenmachine.spaces.cell import ArchStringError, Genotype, InferCell
 from greenmachine.spaces.nats_tss import TSS_EDGES, tss_string
 from greenmachine.spaces.ops import ReLUConvBN
@@ -50,7 +51,7 @@ BENCHMARK_PREFIX: Final = f"{BASE_CHANNELS}-{MACRO_CODE}-"
 TASK_CLASSES: Final = {"class_object": 75, "class_scene": 47}
 NASLIB_CLASSES: Final = {"class_object": 100, "class_scene": 63}
 RESOLUTION: Final = 256  # the benchmark's images
-# The probe's resolution: a pass at 256x256 costs about 12x one at 64x64 (README, "Search spaces"); the network
+# The probe's resolution: a pass at 256x256 costs about 12x one at 64x64 (docs/spaces.md); the network
 # is fully convolutional, so 64x64 noise reaches its last cells at 2x2. `probe.resolution=256` runs the full size.
 PROBE_RESOLUTION: Final = 64
 # The benchmark's input normalisation for both classification tasks (0..1 pixel scale).
@@ -304,6 +305,15 @@ class TransNASMicro(SearchSpace):
     def is_connected(self, arch_str: str) -> bool:
         """Return whether the cell has a path of non-none ops from input to output."""
         return is_connected(arch_str)
+
+    def graph_features(self, arch: Arch) -> dict[str, float]:
+        """Return the graph features of the cell (ops on its 6 edges, kinds MICRO_OPS), not of the whole network.
+
+        Every cell of the network runs the same code, so one cell describes them all; that a skip from the
+        input of a reduction cell is a parametrised reduction is left out.
+        """
+        cell = genotype(self.resolve(arch)[1])
+        return edge_cell_features(cell.edges(), len(cell.nodes) + 1, MICRO_OPS)
 
     def _build(self, arch_str: str, num_classes: int) -> nn.Module:
         return TransNASMicroNetwork(parse_arch(arch_str), num_classes)

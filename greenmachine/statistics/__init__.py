@@ -11,7 +11,7 @@ from greenmachine.statistics import (  # noqa: F401  (each module registers its 
     zen,
 )
 from greenmachine.statistics.core import PASSES, STATISTICS, StatisticSpec, StatisticsOptions
-from greenmachine.statistics.engine import Statistics, compute_statistics, default_statistics
+from greenmachine.statistics.engine import Statistics, compute_statistics, default_statistics, lean_statistics
 from greenmachine.statistics.table import StatisticsTable
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "StatisticsTable",
     "compute_statistics",
     "default_statistics",
+    "lean_statistics",
 ]

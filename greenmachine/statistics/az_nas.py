@@ -50,7 +50,7 @@ def _pair_trainability(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Gener
     "az_expressivity": ("scalar", 1, "AZ-NAS expressivity: sum over block features of the covariance spectrum's entropy"),
     "az_progressivity": ("scalar", 1, "AZ-NAS progressivity: min over consecutive blocks of the entropy increase"),
     "az_trainability": ("scalar", 1, "AZ-NAS trainability: mean over blocks of -s - 1/s + 2, s = top singular value of a Rademacher VJP map"),
-}, uses=("az_batch",))
+}, uses=("az_batch",), tags=("lean",))
 def az_nas_pass(ctx: PassContext) -> dict[str, object]:
     """Return the three data-free AZ-NAS components on a Gaussian batch."""
     gen = ctx.generator(salt=37)

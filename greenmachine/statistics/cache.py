@@ -30,9 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from greenmachine.data.probe import Probe
+from greenmachine.energy import ESTIMATED, MEASURED, Energy, estimate_from_seconds
 from greenmachine.errors import CorruptFileWarning, GreenmachineError, describe
 from greenmachine.locks import Claim, file_lock
-from greenmachine.statistics.core import PASSES, STATISTICS, StatisticsOptions
+from greenmachine.statistics.core import PASSES, STATISTICS, StatisticsOptions, split_by_kind
 from greenmachine.statistics.table import StatisticsTable, stack_statistics
 
 CACHE_FORMAT = 1
@@ -54,7 +55,9 @@ class ArchResult:
         layer: per-layer statistics, name -> float [L].
         scalar: per-network statistics, name -> float.
         seconds: wall time of the pass on this arch.
-        joules: energy of the pass where a counter exists, else NaN.
+        joules: energy of the pass, measured where a counter exists, else estimated (NaN in shards
+            written before energy was estimated: see StatisticsCache.costs).
+        energy_source: `measured` or `estimated`.
         status: `ok`, `nonfinite:<names>` or `error:<message>`.
     """
 
@@ -64,6 +67,35 @@ class ArchResult:
     seconds: float = float("nan")
     joules: float = float("nan")
     status: str = "ok"
+    energy_source: str = ESTIMATED
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What the statistics of some archs cost when they were computed.
+
+    Attributes:
+        seconds: recorded wall time per arch, float [N].
+        joules: energy per arch, float [N].
+        measured: whether each arch's joules were all read from a counter (else estimated), bool [N].
+    """
+
+    seconds: np.ndarray
+    joules: np.ndarray
+    measured: np.ndarray
+
+    @property
+    def source(self) -> str:
+        """Return `measured` if every arch's joules were measured, else `estimated`."""
+        return MEASURED if self.measured.all() else ESTIMATED
+
+    def energy(self) -> Energy:
+        """Return the energy of all the archs, labelled."""
+        return Energy(float(self.joules.sum()), self.source)
+
+    def energy_per_arch(self) -> Energy:
+        """Return the mean energy per arch, labelled (NaN for no arch)."""
+        return Energy(float(self.joules.mean()) if len(self.joules) else float("nan"), self.source)
 
 
 # Columns every shard has, one row per arch (layer.* and scalar.* columns depend on the pass).
@@ -142,6 +174,8 @@ def _records(pass_name: str, shards: list[dict[str, np.ndarray]]) -> dict[int, A
                 seconds=float(shard["seconds"][i]),
                 joules=float(shard["joules"][i]),
                 status=str(shard["status"][i]),
+                energy_source=str(shard["energy_source"][i]) if "energy_source" in shard else
+                MEASURED if np.isfinite(shard["joules"][i]) else ESTIMATED,  # older shards: finite = a counter's
             )
     return out
 
@@ -229,8 +263,7 @@ class StatisticsCache:
     def write(self, pass_name: str, results: list[ArchResult]) -> Path:
         """Write one shard of `pass_name` results atomically and return its path."""
         spec = PASSES[pass_name]
-        layer_names = [s for s in spec.produces if STATISTICS[s].kind == "layer"]
-        scalar_names = [s for s in spec.produces if STATISTICS[s].kind == "scalar"]
+        layer_names, scalar_names = split_by_kind(spec.produces)
         depths = np.array([len(r.layer[layer_names[0]]) if layer_names and r.layer else 0 for r in results], np.int32)
         width = int(depths.max(initial=0))
         arrays: dict[str, np.ndarray] = {
@@ -238,6 +271,7 @@ class StatisticsCache:
             "seconds": np.array([r.seconds for r in results], np.float64),
             "joules": np.array([r.joules for r in results], np.float64),
             "status": np.array([r.status for r in results], dtype=str),
+            "energy_source": np.array([r.energy_source for r in results], dtype=str),
             "depth": depths,
         }
         for name in layer_names:
@@ -309,15 +343,22 @@ class StatisticsCache:
                 for path in old:
                     path.unlink(missing_ok=True)
 
-    def costs(self, passes: list[str], archs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the recorded seconds and joules (NaN where unmeasured) of `passes`, summed per arch [N]."""
+    def costs(self, passes: list[str], archs: np.ndarray) -> Cost:
+        """Return the recorded seconds and joules of `passes`, summed per arch.
+
+        A record without joules (written before energy was estimated) is estimated from its recorded
+        seconds (energy.estimate_from_seconds).
+        """
         seconds = np.zeros(len(archs))
         joules = np.zeros(len(archs))
+        measured = np.ones(len(archs), dtype=bool)
         for p in passes:
-            records = self.records(p)
-            seconds += [records[int(a)].seconds for a in archs]
-            joules += [records[int(a)].joules for a in archs]
-        return seconds, joules
+            held = self.records(p)
+            records = [held[int(a)] for a in archs]
+            seconds += [r.seconds for r in records]
+            joules += [r.joules if np.isfinite(r.joules) else estimate_from_seconds(r.seconds) for r in records]
+            measured &= [r.energy_source == MEASURED and np.isfinite(r.joules) for r in records]
+        return Cost(seconds, joules, measured)
 
     def load(self, names: list[str], archs: np.ndarray) -> tuple[StatisticsTable, dict[int, str]]:
         """Return the table of statistics `names` for `archs` (in that order) and the status of each arch.
@@ -344,6 +385,4 @@ class StatisticsCache:
                     bad.append(f"{p}:{r.status}")
             rows.append((int(a), layer, scalar))
             status[int(a)] = "; ".join(bad) or "ok"
-        layer_names = [n for n in names if STATISTICS[n].kind == "layer"]
-        scalar_names = [n for n in names if STATISTICS[n].kind == "scalar"]
-        return stack_statistics(rows, layer_names, scalar_names), status
+        return stack_statistics(rows, names), status

@@ -10,7 +10,7 @@ stale values.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,6 +27,28 @@ Kind = Literal["layer", "scalar"]
 WEIGHTED = (nn.Conv2d, nn.Linear)
 
 
+STATISTIC_TAGS = {
+    "labelled": "its values depend on the probe's labels (the others see only its images)",
+    "baseline": "a published proxy's score: registered as the proxy of the same name, reported beside found proxies",
+    "unreported": "left out of the baselines a search report compares against (plain: negative by construction)",
+    "graph_count": "a count of the network's graph (paths, merges) with NATS-cell meaning: 0 or constant over whole "
+                   "families elsewhere (a plain CNN has no merge and one path), so a proxy meant for any network must "
+                   "not multiply by it (`gp.terminals` without them; tests/test_families.py)",
+}
+PASS_TAGS = {
+    "lean": "needs no labels and no weight gradients: cheap enough for whole spaces (`statistics=lean`)",
+    "expensive": "costs several forward/backward passes on its own: left out of the default statistics",
+}
+
+
+def _checked_tags(tags: tuple[str, ...], valid: dict[str, str], owner: str) -> frozenset[str]:
+    """Return `tags` as a set; raises ValueError naming an unknown tag and the valid ones."""
+    unknown = [t for t in tags if t not in valid]
+    if unknown:
+        raise ValueError(f"{owner} has unknown tag {unknown[0]!r}; valid: {', '.join(valid)}")
+    return frozenset(tags)
+
+
 @dataclass(frozen=True)
 class StatisticSpec:
     """What a statistic is.
@@ -37,6 +59,7 @@ class StatisticSpec:
         pass_name: the pass that computes it.
         version: bumped whenever its definition changes.
         doc: one line saying what it measures.
+        tags: what else is true of it, from STATISTIC_TAGS (`labelled`, `baseline`, ...).
     """
 
     name: str
@@ -44,47 +67,62 @@ class StatisticSpec:
     pass_name: str
     version: int
     doc: str
+    tags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class PassSpec:
-    """A registered pass: its function, the statistics it produces and the options it reads."""
+    """A registered pass: its function, the statistics it produces, the options it reads and its tags (PASS_TAGS)."""
 
     name: str
     run: Callable[[PassContext], dict[str, object]]
     produces: tuple[str, ...]
     uses: tuple[str, ...]
+    tags: frozenset[str] = frozenset()
 
 
 STATISTICS: Registry[StatisticSpec] = Registry("statistic")
 PASSES: Registry[PassSpec] = Registry("statistics pass")
-LABELLED: set[str] = set()
-"""Statistics whose values depend on the probe's labels (the rest only see its images)."""
-GRAPH_COUNTS: set[str] = set()
-"""Counts of the network's graph (paths, merges) that carry NATS-cell meaning: defined on any network, but 0
-or constant over whole families elsewhere (a plain CNN has no merge and one path), so a proxy meant for any
-network must not multiply by them (`gp.terminals` without them; tests/test_families.py)."""
 
 
-def probe_pass(name: str, produces: dict[str, tuple[Kind, int, str]], uses: tuple[str, ...] = (),
-               labelled: tuple[str, ...] = (), graph_counts: tuple[str, ...] = ()):
-    """Register a pass function producing `produces` (statistic name -> (kind, version, doc)).
+def probe_pass(name: str, produces: dict[str, tuple], uses: tuple[str, ...] = (), tags: tuple[str, ...] = ()):
+    """Register a pass function producing `produces` (statistic name -> (kind, version, doc, *tags)).
 
     The function takes a PassContext and returns {statistic name: value}, with per-layer values as
-    float arrays [L] in the context's layer order and scalars as floats. `uses` names the
-    StatisticsOptions fields it reads (part of its cache key); `labelled` the statistics that
-    depend on the probe's labels; `graph_counts` those that are GRAPH_COUNTS.
+    float arrays [L] in the context's layer order and scalars as floats. Each statistic's entry
+    may end with its tags (STATISTIC_TAGS: `labelled`, `baseline`, ...); `tags` are the pass's own
+    (PASS_TAGS: `lean`, `expensive`). `uses` names the StatisticsOptions fields it reads (part of
+    its cache key). An unknown tag raises ValueError listing the valid ones.
     """
+    pass_tags = _checked_tags(tags, PASS_TAGS, f"statistics pass {name!r}")
+    specs = [StatisticSpec(stat, kind, name, version, doc, _checked_tags(stat_tags, STATISTIC_TAGS, f"statistic {stat!r}"))
+             for stat, (kind, version, doc, *stat_tags) in produces.items()]
 
     def decorate(run: Callable[[PassContext], dict[str, object]]):
-        LABELLED.update(labelled)
-        GRAPH_COUNTS.update(graph_counts)
-        for stat, (kind, version, doc) in produces.items():
-            STATISTICS.add(stat, StatisticSpec(stat, kind, name, version, doc))
-        PASSES.add(name, PassSpec(name, run, tuple(produces), uses))
+        for spec in specs:
+            STATISTICS.add(spec.name, spec)
+        PASSES.add(name, PassSpec(name, run, tuple(produces), uses, pass_tags))
         return run
 
     return decorate
+
+
+def tagged(tag: str) -> list[str]:
+    """Return the statistics tagged `tag` (STATISTIC_TAGS) or produced by a pass tagged `tag` (PASS_TAGS), in registration order."""
+    if tag not in STATISTIC_TAGS and tag not in PASS_TAGS:
+        raise GreenmachineError(f"unknown tag {tag!r}; valid: {', '.join([*STATISTIC_TAGS, *PASS_TAGS])}")
+    return [s for s, spec in STATISTICS.items() if tag in spec.tags or tag in PASSES[spec.pass_name].tags]
+
+
+def labelled(names: Iterable[str]) -> list[str]:
+    """Return those of the statistics `names` whose values depend on the probe's labels (unknown names raise)."""
+    return [name for name in names if "labelled" in STATISTICS[name].tags]
+
+
+def split_by_kind(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Return the statistics `names` split into (per-layer, per-network scalar) ones, each in the given order."""
+    names = list(names)
+    return ([n for n in names if STATISTICS[n].kind == "layer"], [n for n in names if STATISTICS[n].kind == "scalar"])
 
 
 @dataclass(frozen=True)

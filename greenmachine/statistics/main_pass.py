@@ -50,20 +50,20 @@ _LAYER_STATS = {
     "corr_logmean": ("layer", 1, "mean log eigenvalue of that correlation matrix (eigenvalues floored at 1e-8)"),
     "corr_logcond": ("layer", 1, "log condition number of that correlation matrix"),
     "corr_entropy": ("layer", 1, "spectral entropy of that correlation matrix"),
-    "grad_norm_layer": ("layer", 1, "Frobenius norm of the loss gradient w.r.t. the weight"),
-    "snip_layer": ("layer", 1, "sum |g * w| over the weight"),
-    "plain_layer": ("layer", 1, "sum g * w over the weight (signed)"),
-    "fisher_layer": ("layer", 2, "sum over output channels of |0.5 mean_n (sum_hw a dL/da)^2| times fan-in (L: the whole probe's)"),
-    "zico_layer": ("layer", 1, "log sum over weights of mean_m|g_m| / std_m(g_m) across the probe chunks (0 if none)"),
+    "grad_norm_layer": ("layer", 1, "Frobenius norm of the loss gradient w.r.t. the weight", "labelled"),
+    "snip_layer": ("layer", 1, "sum |g * w| over the weight", "labelled"),
+    "plain_layer": ("layer", 1, "sum g * w over the weight (signed)", "labelled"),
+    "fisher_layer": ("layer", 2, "sum over output channels of |0.5 mean_n (sum_hw a dL/da)^2| times fan-in (L: the whole probe's)", "labelled"),
+    "zico_layer": ("layer", 1, "log sum over weights of mean_m|g_m| / std_m(g_m) across the probe chunks (0 if none)", "labelled"),
 }
 _SCALARS = {
-    "snip": ("scalar", 1, "SNIP: sum over weighted layers of |g * w|"),
-    "grad_norm": ("scalar", 1, "sum over weighted layers of the gradient's Frobenius norm"),
-    "plain": ("scalar", 1, "sum over weighted layers of g * w (signed)"),
-    "fisher": ("scalar", 2, "Fisher: sum over layers of the channel saliencies times fan-in (the whole probe's loss)"),
-    "zico": ("scalar", 1, "ZiCo: sum over layers of log sum mean|g|/std(g) across the probe chunks"),
-    "nwot": ("scalar", 1, "NASWOT: log|det K_H| of the ReLU-code Hamming kernel over the whole probe"),
-    "jacov": ("scalar", 2, "jacov: -sum(log(l + k) + 1/(l + k)), l: eigenvalues of the whole probe's input-Jacobian correlation"),
+    "snip": ("scalar", 1, "SNIP: sum over weighted layers of |g * w|", "labelled", "baseline"),
+    "grad_norm": ("scalar", 1, "sum over weighted layers of the gradient's Frobenius norm", "labelled", "baseline"),
+    "plain": ("scalar", 1, "sum over weighted layers of g * w (signed)", "labelled", "baseline", "unreported"),
+    "fisher": ("scalar", 2, "Fisher: sum over layers of the channel saliencies times fan-in (the whole probe's loss)", "labelled", "baseline"),
+    "zico": ("scalar", 1, "ZiCo: sum over layers of log sum mean|g|/std(g) across the probe chunks", "labelled", "baseline"),
+    "nwot": ("scalar", 1, "NASWOT: log|det K_H| of the ReLU-code Hamming kernel over the whole probe", "baseline"),
+    "jacov": ("scalar", 2, "jacov: -sum(log(l + k) + 1/(l + k)), l: eigenvalues of the whole probe's input-Jacobian correlation", "baseline"),
 }
 
 
@@ -164,11 +164,7 @@ def _nwot(codes: list[list[torch.Tensor]]) -> float:
     return float(torch.linalg.slogdet(kernel)[1])
 
 
-LABELLED_HERE = ("grad_norm_layer", "snip_layer", "plain_layer", "fisher_layer", "zico_layer", "snip", "grad_norm",
-                 "plain", "fisher", "zico")
-
-
-@probe_pass("main", produces={**_LAYER_STATS, **_SCALARS}, uses=("halves",), labelled=LABELLED_HERE)
+@probe_pass("main", produces={**_LAYER_STATS, **_SCALARS}, uses=("halves",))
 def main_pass(ctx: PassContext) -> dict[str, object]:
     """Run the chunked forward/backward and return the main pass's statistics."""
     with ctx.borrowed() as net:

@@ -31,9 +31,10 @@ def _min_eig(feature: torch.Tensor) -> float:
 
 @probe_pass("meco", produces={
     "meco_layer": ("layer", 1, "smallest eigenvalue of the layer output's channel correlation on one probe image"),
-    "meco": ("scalar", 1, "MeCo: sum over every executed module of the smallest eigenvalue of its output's channel correlation, one image, train mode"),
-    "meco_opt": ("scalar", 1, "MeCo_opt: sum over modules of (C/8) x smallest eigenvalue of 8 random channels"),
-}, uses=("meco_channels",))
+    "meco": ("scalar", 1, "MeCo: sum over every executed module of the smallest eigenvalue of its output's channel correlation, one image, train mode",
+             "baseline"),
+    "meco_opt": ("scalar", 1, "MeCo_opt: sum over modules of (C/8) x smallest eigenvalue of 8 random channels", "baseline"),
+}, uses=("meco_channels",), tags=("lean",))
 def meco_pass(ctx: PassContext) -> dict[str, object]:
     """Return MeCo, MeCo_opt and the per-layer MeCo terms, from one forward on the first probe image."""
     with ctx.borrowed() as net:

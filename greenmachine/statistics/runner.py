@@ -105,7 +105,7 @@ def compute_archs(job: CacheJob, work: Work) -> dict[str, list[ArchResult]]:
             scalar = {s: stats.scalar[s] for s in produced if s in stats.scalar}
             bad = [s for s, v in {**layer, **scalar}.items() if not np.all(np.isfinite(v))]
             out[p].append(ArchResult(arch, layer, scalar, stats.seconds[p], stats.joules.get(p, float("nan")),
-                                     "nonfinite:" + ",".join(bad) if bad else "ok"))
+                                     "nonfinite:" + ",".join(bad) if bad else "ok", stats.energy_source))
     return dict(out)
 
 
@@ -288,8 +288,8 @@ def fill_cache(cache: StatisticsCache, archs: list[int], passes: list[str], job:
     computed: set[int] = set()  # archs with a pass computed by this process
     report = FillReport()
     claims = _Claims(cache)
-    with tqdm(total=todo, desc=f"statistics {cache.space}/{cache.dataset}", unit="arch", disable=not (progress and work),
-              dynamic_ncols=True) as bar:
+    with tqdm(total=todo, desc=f"statistics passes {cache.space}/{cache.dataset} (archs not cached)", unit="arch",
+              disable=not (progress and work), dynamic_ncols=True) as bar:
         try:
             while work:
                 chunks = claims.chunks(work, chunk_size)

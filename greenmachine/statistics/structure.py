@@ -117,17 +117,17 @@ def _entropy_changes(ctx: PassContext, layers: list[nn.Module]) -> dict[str, obj
     "layer_resolution": ("layer", 1, "output height times width (1 for Linear)"),
     "layer_position": ("layer", 1, "position of the layer in forward order divided by the number of layers"),
     "weight_norm_layer": ("layer", 1, "Frobenius norm of the weight at the given initialisation"),
-    "params": ("scalar", 1, "#params in millions (all nn.Parameters, NATS convention)"),
-    "flops": ("scalar", 1, "FLOPs in millions (Conv and Linear multiply-accumulates per image, NATS convention)"),
+    "params": ("scalar", 1, "#params in millions (all nn.Parameters, NATS convention)", "baseline"),
+    "flops": ("scalar", 1, "FLOPs in millions (Conv and Linear multiply-accumulates per image, NATS convention)", "baseline"),
     "depth": ("scalar", 1, "number of weighted layers (Conv2d and Linear) that run"),
-    "l2_norm": ("scalar", 1, "sum over weighted layers of the weight's Frobenius norm"),
-    "path_convs_max": ("scalar", 1, "convolutions on the input->output path with the most of them"),
-    "path_convs_min": ("scalar", 1, "convolutions on the input->output path with the fewest of them"),
-    "log_paths": ("scalar", 1, "log of the number of input->output paths through nonzero branches"),
-    "merges": ("scalar", 1, "additions on input->output paths (residual and cell merges)"),
+    "l2_norm": ("scalar", 1, "sum over weighted layers of the weight's Frobenius norm", "baseline"),
+    "path_convs_max": ("scalar", 1, "convolutions on the input->output path with the most of them", "graph_count"),
+    "path_convs_min": ("scalar", 1, "convolutions on the input->output path with the fewest of them", "graph_count"),
+    "log_paths": ("scalar", 1, "log of the number of input->output paths through nonzero branches", "graph_count"),
+    "merges": ("scalar", 1, "additions on input->output paths (residual and cell merges)", "graph_count"),
     "entropy_change_layer": ("layer", 1, "0.5 log(var_out / var_in) of the layer on a Gaussian batch (its Gaussian-entropy change)"),
     "entropy_drop": ("scalar", 1, "sum over leaf modules of the Gaussian-entropy decreases 0.5 log(var_out / var_in) < 0 on a Gaussian batch"),
-}, graph_counts=("path_convs_max", "path_convs_min", "log_paths", "merges"))
+}, tags=("lean",))
 def structure_pass(ctx: PassContext) -> dict[str, object]:
     """Return layer shapes, sizes and costs, graph descriptors and Gaussian-entropy changes; no data is read."""
     net = ctx.net

@@ -34,8 +34,8 @@ def _distinct_patterns(net: nn.Module, state: dict[str, torch.Tensor], x: torch.
 
 
 @probe_pass("swap", produces={
-    "swap": ("scalar", 1, "SWAP: distinct sample-wise ReLU activation patterns, N(0,1) init, mean over repeats"),
-}, uses=("swap_batch", "swap_repeats"))
+    "swap": ("scalar", 1, "SWAP: distinct sample-wise ReLU activation patterns, N(0,1) init, mean over repeats", "baseline"),
+}, uses=("swap_batch", "swap_repeats"), tags=("expensive",))
 def swap_pass(ctx: PassContext) -> dict[str, object]:
     """Return SWAP on the first `swap_batch` probe images, averaged over `swap_repeats` re-initialisations."""
     gen = ctx.generator(salt=53)

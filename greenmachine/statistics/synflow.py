@@ -23,8 +23,8 @@ def _remove_batchnorm(net: nn.Module) -> None:
 
 @probe_pass("synflow", produces={
     "synflow_layer": ("layer", 1, "log sum |w * dR/dw| of the layer, R = sum of logits of |theta| on ones, BN off, float64"),
-    "synflow": ("scalar", 1, "SynFlow, stored as its log like NASLib: log sum over layers of |w * dR/dw|"),
-})
+    "synflow": ("scalar", 1, "SynFlow, stored as its log like NASLib: log sum over layers of |w * dR/dw|", "baseline"),
+}, tags=("lean",))
 def synflow_pass(ctx: PassContext) -> dict[str, object]:
     """Return per-layer and total log SynFlow."""
     net = ctx.fresh_copy().double()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from greenmachine.statistics.core import split_by_kind
+
 
 @dataclass(frozen=True)
 class StatisticsTable:
@@ -53,16 +55,15 @@ class StatisticsTable:
         )
 
 
-def stack_statistics(rows: list[tuple[int, dict[str, np.ndarray], dict[str, float]]],
-                     layer_names: list[str], scalar_names: list[str]) -> StatisticsTable:
-    """Return a table from per-arch (arch index, per-layer dict, scalar dict) rows, padding layers with 0.
+def stack_statistics(rows: list[tuple[int, dict[str, np.ndarray], dict[str, float]]], names: list[str]) -> StatisticsTable:
+    """Return a table of the statistics `names` from per-arch (arch index, per-layer dict, scalar dict) rows.
 
     Args:
-        rows: one entry per arch; per-layer arrays may differ in length between archs; a missing
-            statistic leaves the arch with no layers (per-layer) or NaN (scalar).
-        layer_names: per-layer statistics to keep.
-        scalar_names: scalar statistics to keep.
+        rows: one entry per arch; per-layer arrays may differ in length between archs (padded with
+            0 and masked); a missing statistic leaves the arch with no layers (per-layer) or NaN (scalar).
+        names: the statistics to keep (unknown names raise UnknownNameError).
     """
+    layer_names, scalar_names = split_by_kind(names)
     depth = max((len(v) for _, layer, _ in rows for v in layer.values()), default=0)
     n = len(rows)
     mask = torch.zeros((n, depth), dtype=torch.bool)

@@ -16,8 +16,8 @@ MIXUP_GAMMA = 0.01
 
 
 @probe_pass("zen", produces={
-    "zen": ("scalar", 1, "Zen-score: log mean_b sum |f(x) - f(x + 0.01 eps)| + sum_BN log sqrt(mean running_var), N(0,1) init"),
-}, uses=("zen_batch", "zen_repeats"))
+    "zen": ("scalar", 1, "Zen-score: log mean_b sum |f(x) - f(x + 0.01 eps)| + sum_BN log sqrt(mean running_var), N(0,1) init", "baseline"),
+}, uses=("zen_batch", "zen_repeats"), tags=("lean",))
 def zen_pass(ctx: PassContext) -> dict[str, object]:
     """Return the Zen-score averaged over `zen_repeats` Gaussian re-initialisations and draws."""
     gen = ctx.generator(salt=23)

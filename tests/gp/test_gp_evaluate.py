@@ -10,7 +10,8 @@ import torch
 from deap import gp
 
 from greenmachine.errors import UnknownNameError
-from greenmachine.gp.evaluate import NAMESPACE, bind, compile_program, constant_value
+from greenmachine.gp import evaluate
+from greenmachine.gp.evaluate import NAMESPACE, Evaluator, bind, compile_program, constant_value
 from greenmachine.gp.pset import build_pset, generate, parse_tree
 from greenmachine.gp.render import terminals_of, to_math, to_python
 
@@ -73,3 +74,39 @@ def test_programs_run_on_the_tables_device(table, pset):
     on_device = compile_program(tree)(bind(table.to(device)))
     assert on_device.device.type == device
     assert torch.allclose(on_device.cpu(), compile_program(tree)(bind(table)), rtol=1e-5, atol=1e-6)
+
+
+def test_an_evaluator_reuses_subtrees_and_gives_each_tree_its_own_scores_bit_for_bit(table, pset):
+    inputs = bind(table)
+    random.seed(5)
+    trees = [gp.PrimitiveTree(generate(pset, 1, 6)) for _ in range(200)]
+    trees += trees[:50]  # the same trees again: their reductions are remembered
+    evaluator = Evaluator(inputs)
+    for tree in trees:
+        assert torch.equal(evaluator(tree), Evaluator(inputs, budget=0)(tree)), str(tree)
+    assert evaluator.reused > 0 and len(evaluator._slot_of) <= evaluator.slots
+
+
+def test_an_evaluator_stays_within_its_budget_and_forgets_when_full(table, pset, monkeypatch):
+    inputs = bind(table)
+    monkeypatch.setattr(evaluate, "MAX_SUBTREES", 30)
+    random.seed(6)
+    small = Evaluator(inputs, budget=3 * 4 * len(table))  # three per-network values
+    for _ in range(100):
+        tree = gp.PrimitiveTree(generate(pset, 1, 5))
+        assert torch.equal(small(tree), compile_program(tree)(inputs))
+        assert len(small._slot_of) <= small.slots == 3 and len(small._ids) <= 30 + len(tree)
+
+
+def test_zero_and_negative_zero_constants_are_different_subtrees(table, pset):
+    evaluator = Evaluator(bind(table))
+    positive, negative = (evaluator(parse_tree(f"safe_div_nn(s, {c})", pset)) for c in ("0.0", "-0.0"))
+    assert torch.equal(positive, -negative) and not torch.equal(positive, negative)
+
+
+def test_an_unknown_statistic_leaves_the_evaluator_usable(table, pset, make_table):
+    evaluator = Evaluator(bind(make_table(layer_names=("a",), scalar_names=("s",))))
+    with pytest.raises(UnknownNameError, match="unknown statistic 'b'"):
+        evaluator(parse_tree("add_nn(mean_layers(a), mean_layers(b))", pset))
+    tree = parse_tree("add_nn(mean_layers(a), s)", pset)
+    assert torch.equal(evaluator(tree), Evaluator(evaluator.inputs, budget=0)(tree))

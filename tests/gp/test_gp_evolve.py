@@ -16,7 +16,8 @@ import pytest
 
 from greenmachine.errors import GreenmachineError, UnknownNameError
 from greenmachine.gp.config import GPConfig
-from greenmachine.gp.evolve import GenerationRecord, evolve
+from greenmachine.gp.evolve import GenerationRecord, evolve, initial_population
+from greenmachine.gp.pset import build_pset
 from greenmachine.metrics import kendall
 
 SMALL = GPConfig(population=80, generations=5, seed=3, hall_of_fame=5)
@@ -44,6 +45,26 @@ def test_search_finds_a_hidden_formula(table, formula, population, generations):
     assert result.hall_of_fame[0].fitness >= kendall(hidden, target) - 0.02
 
 
+def test_the_first_generation_holds_every_bare_statistic(table):
+    pset = build_pset(list(table.layer), list(table.scalar))
+    population = initial_population(pset, SMALL)
+    assert len(population) == SMALL.population
+    assert [str(ind) for ind in population[:3]] == ["s", "t", "u"]
+    smaller = dataclasses.replace(SMALL, population=2, elitism=1)
+    assert [str(ind) for ind in initial_population(pset, smaller)] == ["s", "t"]
+
+
+def test_a_search_never_ends_below_a_bare_statistic(make_table):
+    # twelve scalars, one of which ranks the target well: ten random trees almost never hold it alone
+    # (without the bare statistics this search ends near tau 0.04)
+    table = make_table(n=300, layer_names=("a", "b"), scalar_names=tuple(f"s{i}" for i in range(12)))
+    target = np.log(table.scalar["s7"].numpy()) + np.random.default_rng(0).normal(scale=0.3, size=300)
+    bare = max(kendall(values.numpy(), target) for values in table.scalar.values())
+    config = dataclasses.replace(SMALL, population=12, generations=1, elitism=0, mutation_rate=1.0)
+    result = evolve(table, target, config)
+    assert bare > 0.8 and result.log[0].best_fitness >= bare and result.hall_of_fame[0].fitness >= bare
+
+
 def _key(result):
     return [(e.expression, e.fitness, e.size) for e in result.hall_of_fame]
 
@@ -67,7 +88,7 @@ def test_a_killed_search_resumes_exactly(table, tmp_path):
     target = _noisy(table.layer["c"].sum(1).numpy())
     uninterrupted = evolve(table, target, SMALL)
 
-    def kill_after_generation_2(record: GenerationRecord) -> None:
+    def kill_after_generation_2(record: GenerationRecord, state) -> None:
         if record.generation == 2:
             raise Killed
 
@@ -75,7 +96,7 @@ def test_a_killed_search_resumes_exactly(table, tmp_path):
     with pytest.raises(Killed):
         evolve(table, target, SMALL, callbacks=[kill_after_generation_2], checkpoint=path)
     seen: list[int] = []
-    resumed = evolve(table, target, SMALL, callbacks=[lambda r: seen.append(r.generation)], checkpoint=path)
+    resumed = evolve(table, target, SMALL, callbacks=[lambda r, s: seen.append(r.generation)], checkpoint=path)
     assert seen == [3, 4, 5]
     assert _key(resumed) == _key(uninterrupted)
     assert _deterministic(resumed.log) == _deterministic(uninterrupted.log)
@@ -100,7 +121,7 @@ def test_a_search_resumes_exactly_in_another_process(table, tmp_path):
     target = _noisy(table.layer["c"].sum(1).numpy())
     path = tmp_path / "search.ckpt"
     with pytest.raises(Killed):
-        evolve(table, target, SMALL, checkpoint=path, callbacks=[lambda r: r.generation == 2 and _raise(Killed)])
+        evolve(table, target, SMALL, checkpoint=path, callbacks=[lambda r, s: r.generation == 2 and _raise(Killed)])
     code = RESUME_IN_A_NEW_PROCESS.format(tests=str(Path(__file__).parent), path=str(path))
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
@@ -133,7 +154,7 @@ def test_a_checkpoint_of_other_settings_or_data_is_refused(table, tmp_path):
 def test_callbacks_drawing_random_numbers_do_not_steer_the_search(table):
     target = _noisy(table.scalar["t"].numpy())
 
-    def noisy_callback(record: GenerationRecord) -> None:
+    def noisy_callback(record: GenerationRecord, state) -> None:
         random.random()
         np.random.rand()
 
@@ -143,7 +164,7 @@ def test_callbacks_drawing_random_numbers_do_not_steer_the_search(table):
 def test_callbacks_receive_one_record_per_generation(table):
     target = _noisy(table.scalar["s"].numpy())
     records: list[GenerationRecord] = []
-    result = evolve(table, target, SMALL, callbacks=[records.append])
+    result = evolve(table, target, SMALL, callbacks=[lambda r, s: records.append(r)])
     assert records == list(result.log) and [r.generation for r in records] == list(range(SMALL.generations + 1))
     assert records[0].unique_evaluations + records[0].memo_hits == SMALL.population
     for r in records:
@@ -187,3 +208,33 @@ def test_a_damaged_checkpoint_is_named_with_what_to_do(table, tmp_path, damage):
                       "not a checkpoint": pickle.dumps([1, 2])}[damage])
     with pytest.raises(CorruptFileError, match=rf"{path} is corrupt \(.*\); delete it to start the search again"):
         evolve(table, target, SMALL, checkpoint=path)
+
+
+def test_a_callback_sees_the_state_and_can_stop_the_run(table, tmp_path):
+    target = _noisy(table.scalar["s"].numpy())
+    seen = []
+
+    def stop_at_2(record: GenerationRecord, state) -> bool:
+        seen.append((state.generation, len(state.population), len(state.log), len(state.memo) > 0))
+        return record.generation == 2
+
+    path = tmp_path / "checkpoint.pkl"
+    stopped = evolve(table, target, SMALL, callbacks=[stop_at_2], checkpoint=path)
+    assert [r.generation for r in stopped.log] == [0, 1, 2]
+    assert seen == [(g, SMALL.population, g + 1, True) for g in range(3)]
+    # the stopped run resumes from its checkpoint and ends as the uninterrupted run
+    assert _key(evolve(table, target, SMALL, checkpoint=path)) == _key(evolve(table, target, SMALL))
+
+
+def test_the_pareto_front_is_the_best_program_of_each_size_beating_every_smaller_one(table):
+    from greenmachine.gp.pareto import ParetoEntry, pareto_front, size_of
+
+    assert size_of("add_ln(sum_layers(a), -0.25)") == 4
+    memo = {"s": 0.2, "t": 0.3, "neg(s)": -0.2, "add_nn(s, t)": 0.25, "mul_nn(s, t)": 0.5, "add_nn(t, s)": 0.5,
+            "bad": float("-inf"), "neg(add_nn(s, t))": 0.4}
+    assert pareto_front(memo) == (ParetoEntry(1, "t", 0.3), ParetoEntry(3, "add_nn(t, s)", 0.5))
+    result = evolve(table, _noisy(table.scalar["s"].numpy()), SMALL)
+    sizes = [e.size for e in result.pareto]
+    fitnesses = [e.fitness for e in result.pareto]
+    assert sizes == sorted(set(sizes)) and fitnesses == sorted(set(fitnesses))
+    assert result.pareto[-1].fitness == result.hall_of_fame[0].fitness

@@ -79,3 +79,15 @@ def test_only_the_saturated_scores_are_replaced_by_their_float64_values():
     assert saturated.tolist() == [False, False, True, True]
     assert torch.equal(scores[~saturated], single[~saturated])
     assert torch.all(scores[saturated] > FLOAT_MAX) and scores[3] > scores[2]
+
+
+def test_the_evaluator_remembers_float64_reductions_in_float64():
+    """A tree bound in float64 gives the same value computed or answered from the Evaluator's memory."""
+    from greenmachine.gp.evaluate import Evaluator
+    from greenmachine.gp.pset import build_pset, parse_tree
+
+    tree = parse_tree("mul_nn(sum_layers(square_l(a)), square_n(s))", build_pset(["a"], ["s"]))
+    evaluator = Evaluator(bind(_huge_table(), torch.float64))
+    computed, remembered = evaluator(tree), evaluator(tree)
+    assert evaluator.reused == 1 and computed.dtype == remembered.dtype == torch.float64
+    assert torch.equal(computed, remembered) and torch.all(computed > FLOAT_MAX)

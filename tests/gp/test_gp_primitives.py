@@ -145,6 +145,13 @@ def test_const_is_a_shared_zero_dim_tensor():
     assert const(0.5) is const(0.5) and const(0.5).shape == () and const(0.5).dtype == torch.float32
 
 
+def test_const_keeps_the_sign_of_zero_whichever_comes_first():
+    for _ in range(2):  # -0.0 == 0.0, so a cache keyed by the value alone answers one with the other
+        assert not torch.signbit(const(0.0)).item() and torch.signbit(const(-0.0)).item()
+    divide = PRIMITIVES["safe_div"].function
+    assert divide(const(1.0), const(-0.0)).item() < 0 < divide(const(1.0), const(0.0)).item()
+
+
 # Deep networks: 40 layers, where torch's vectorised float32 sums keep several partial sums at once, so
 # saturated terms of both signs met as +inf and -inf (NaN) and the result depended on the summation order.
 DEEP_L, DEEP_N = 40, 7

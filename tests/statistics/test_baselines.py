@@ -309,3 +309,22 @@ def test_score_takes_a_plain_batch_and_names_the_valid_forms_of_a_bad_one(tiny_n
     for batch, message in bad:
         with pytest.raises(gm.errors.GreenmachineError, match=message + ".*valid: a Probe"):
             gm.score(tiny_net, batch, ["synflow"])
+
+
+def _same_statistics(a: gm.Statistics, b: gm.Statistics) -> bool:
+    return (a.layer.keys() == b.layer.keys() and a.scalar == b.scalar
+            and all(np.array_equal(a.layer[k], b.layer[k], equal_nan=True) for k in a.layer))
+
+
+def test_compute_statistics_takes_the_forms_score_takes(tiny_net, tiny_probe):
+    names = gm.PROXIES["snip"].statistics + gm.PROXIES["synflow"].statistics
+    plain = gm.Probe(tiny_probe.inputs, tiny_probe.targets, "custom", "user", 0)
+    expected = gm.compute_statistics(tiny_net, plain, names)
+    assert _same_statistics(gm.compute_statistics(tiny_net, (tiny_probe.inputs, tiny_probe.targets), names), expected)
+    label_free = gm.PROXIES["synflow"].statistics
+    assert _same_statistics(gm.compute_statistics(tiny_net, tiny_probe.inputs, label_free),
+                            gm.compute_statistics(tiny_net, plain, label_free))
+    with pytest.raises(gm.errors.GreenmachineError, match="which depend on labels; pass the images' labels too"):
+        gm.compute_statistics(tiny_net, tiny_probe.inputs, names)
+    with pytest.raises(gm.errors.GreenmachineError, match="probe is a tuple of length 1.*valid: a Probe"):
+        gm.compute_statistics(tiny_net, (tiny_probe.inputs,), label_free)
