@@ -12,7 +12,8 @@ import numpy as np
 
 from greenmachine.energy import ESTIMATED
 from greenmachine.report import UNRANKED, correlation, format_tau, plot_scatter, rank_by_tau
-from greenmachine.statistics.cache import Cost, atomic_write_text
+from greenmachine.files import atomic_write_text
+from greenmachine.statistics.cache import Cost
 
 
 @dataclass(frozen=True)
