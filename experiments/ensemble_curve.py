@@ -22,7 +22,6 @@ none of the test archs').
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import pandas as pd
 from greenmachine.benchmark import fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import SampleProtocol, draw_sample
 from greenmachine.ensemble import REGRESSORS, fit_ensemble
+from greenmachine.files import atomic_write_text
 from greenmachine.graph import graph_feature_table
 from greenmachine.spaces import get_space
 
@@ -100,9 +100,7 @@ def append(row: dict) -> None:
     """Add one row to CURVE, atomically (rewrite to a temporary file, then rename)."""
     frame = pd.read_csv(CURVE) if CURVE.exists() else pd.DataFrame()
     frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
-    tmp = CURVE.with_name(f".{CURVE.name}.tmp")
-    frame.to_csv(tmp, index=False, float_format="%.6g")
-    os.replace(tmp, CURVE)
+    atomic_write_text(CURVE, frame.to_csv(index=False, float_format="%.6g"))
 
 
 def summary() -> pd.DataFrame:

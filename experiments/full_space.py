@@ -18,7 +18,6 @@ space and dataset beside the published anchors, and plots each table (`shipped_<
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ import pandas as pd
 
 from greenmachine import Compute, score_archs, select_archs
 from greenmachine.benchmark import load_benchmark
+from greenmachine.files import atomic_open
 from greenmachine.metrics import kendall, spearman
 from greenmachine.proxies import SHIPPED
 from greenmachine.report import rank_by_tau, worst_filled
@@ -61,9 +61,8 @@ def write_dataset(path: Path, frame: pd.DataFrame) -> None:
         frame = pd.concat([old[old.dataset != frame.dataset.iloc[0]], frame])[frame.columns]
         order = [*DATASETS, *sorted(set(frame.dataset) - set(DATASETS))]  # other spaces' datasets: alphabetical
         frame = frame.sort_values("dataset", key=lambda d: d.map(order.index), kind="stable")
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False, float_format="%.7g", compression="xz")
-    os.replace(tmp, path)
+    with atomic_open(path) as f:
+        frame.to_csv(f, index=False, float_format="%.7g", compression="xz")
 
 
 def space_datasets(space: str) -> list[str]:

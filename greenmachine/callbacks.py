@@ -20,7 +20,7 @@ from greenmachine.gp.evolve import GenerationRecord, SearchState
 from greenmachine.proxies.expression import evaluate_expression
 from greenmachine.report import plot_fitness, plot_scatter
 from greenmachine.search_record import SETS, hall_of_fame_frame, render_markdown
-from greenmachine.statistics.cache import atomic_write_text
+from greenmachine.files import atomic_write_text
 from greenmachine.summaries import search_headline
 from greenmachine.tracking import Tracker
 

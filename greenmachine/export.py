@@ -23,7 +23,7 @@ from pathlib import Path
 
 from greenmachine.errors import GreenmachineError
 from greenmachine.statistics import PASSES, STATISTICS
-from greenmachine.statistics.cache import atomic_write_text
+from greenmachine.files import atomic_write_text
 from greenmachine.statistics.engine import passes_for
 
 RUNTIME = "greenmachine.standalone"

@@ -99,14 +99,12 @@ def plot_fitness(log: Sequence[Mapping[str, float]], path: Path, reference: tupl
     Generations are whole numbers on the axis. `reference` (a baseline's name and its fitness on the
     same search archs, e.g. the best baseline's) is drawn as a dashed line to beat.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     generations = [r["generation"] for r in log]
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = Figure(figsize=(6, 3.6))  # no pyplot: the caller's matplotlib backend and state stay as they are
+    ax = fig.subplots()
     ax.plot(generations, [r["best_fitness"] for r in log], label="best", color="tab:green", marker="o", markersize=3)
     median = [r["median_fitness"] if np.isfinite(r["median_fitness"]) else np.nan for r in log]
     ax.plot(generations, median, label="median", color="tab:gray")
@@ -120,7 +118,6 @@ def plot_fitness(log: Sequence[Mapping[str, float]], path: Path, reference: tupl
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -148,17 +145,15 @@ def plot_scatter(scores: np.ndarray, accuracy: np.ndarray, title: str, path: Pat
     an accuracy piled up near the top into a corner. Archs whose score is not finite (ranked last)
     are grey crosses. Returns `path`.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     raw = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64)
     s = worst_filled(raw)
     c = correlation(s, accuracy)
     x, y = percentile_ranks(s), percentile_ranks(np.asarray(accuracy, dtype=np.float64))
     failed = ~np.isfinite(raw)
-    fig, ax = plt.subplots(figsize=(5, 4.2))
+    fig = Figure(figsize=(5, 4.2))
+    ax = fig.subplots()
     ax.scatter(x[~failed], y[~failed], s=5, alpha=0.5, color="tab:green", label="arch")
     if failed.any():
         ax.scatter(x[failed], y[failed], s=12, marker="x", color="tab:gray", label=f"non-finite score ({failed.sum()})")
@@ -175,5 +170,4 @@ def plot_scatter(scores: np.ndarray, accuracy: np.ndarray, title: str, path: Pat
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

@@ -22,13 +22,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 
 from greenmachine.benchmark import SampleProtocol
 from greenmachine.callbacks import MLflowLogger, ProgressBar, ReportWriter
@@ -42,6 +40,7 @@ from greenmachine.gp.fitness import FITNESSES, Task
 from greenmachine.gp.pset import build_pset, parse_tree
 from greenmachine.proxies.base import PROXIES
 from greenmachine.report import baseline_names, best_by_tau, correlation, format_tau, score_baselines
+from greenmachine.scoring import options_preset
 from greenmachine.search_record import (FINISHED, ProxyRow, SearchRecord, TaskSummary, hall_of_fame_frame,
                                         pareto_frame, running_record)
 from greenmachine.spaces import Target, get_space
@@ -56,25 +55,11 @@ REPORT = "report.json"
 
 
 def preset_options(names: str | Sequence[str]) -> StatisticsOptions:
-    """Return the pass settings of the statistics preset `names` (`conf/statistics/<names>.yaml`, as `statistics=<names>`).
+    """Return the pass settings of the statistics preset `names` (as `statistics=<names>`; scoring.options_preset).
 
-    A list of names, or a preset without a file, gets the default settings.
+    A list of statistic names gets the default settings.
     """
-    folder = resources.files("greenmachine.conf") / "statistics"
-    if not isinstance(names, str) or not (folder / f"{names}.yaml").is_file():
-        return StatisticsOptions()
-    values: dict[str, Any] = {}
-
-    def load(name: str) -> None:
-        conf = OmegaConf.to_container(OmegaConf.create((folder / f"{name}.yaml").read_text()))
-        for parent in conf.pop("defaults", []):
-            if parent != "_self_":
-                load(parent)
-        values.update(conf)
-
-    load(names)
-    values.pop("names", None)
-    return build(StatisticsOptions, values, "statistics")
+    return options_preset(names) if isinstance(names, str) else StatisticsOptions()
 
 
 @dataclass(frozen=True)

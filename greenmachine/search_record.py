@@ -22,7 +22,7 @@ from greenmachine.export import ExportedProxy, proxy_name
 from greenmachine.formula import statistics_of
 from greenmachine.gp.evolve import GenerationRecord
 from greenmachine.report import Correlation, best_by_tau, format_tau, rank_by_tau
-from greenmachine.statistics.cache import atomic_write_text
+from greenmachine.files import atomic_write_text
 
 SETS = ("search", "holdout", "evaluation")
 METRICS = {"kendall": "kendall", "spearman": "spearman", "top10": "top10"}

@@ -29,7 +29,7 @@ from omegaconf import DictConfig
 
 from greenmachine.errors import CorruptFileError, describe
 from greenmachine.locks import file_lock
-from greenmachine.statistics.cache import atomic_write_text
+from greenmachine.files import atomic_write_text
 
 DEFAULT_STORE = "mlruns.db"
 RUN_FILE = "mlflow_run.json"

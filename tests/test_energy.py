@@ -19,7 +19,8 @@ from greenmachine.league import league, write_league
 from greenmachine.search import compute_spent
 from greenmachine.search_record import SearchRecord, TaskSummary, render_markdown
 from greenmachine.statistics import StatisticsOptions
-from greenmachine.statistics.cache import ArchResult, StatisticsCache, _atomic_save
+from greenmachine.files import atomic_write_npz
+from greenmachine.statistics.cache import ArchResult, StatisticsCache
 from greenmachine.statistics.runner import CacheJob, fill_cache
 
 MODEL = PowerModel("test CPU", cpu_watts=80.0, cpu_threads=4)  # 20 W per busy logical CPU, 10 W of RAM
@@ -193,7 +194,7 @@ def test_records_written_before_energy_was_estimated_are_estimated_from_their_se
     cache.write("structure", [ArchResult(3, scalar={}, seconds=2.0)])  # NaN joules
     arrays = {"arch": np.array([11]), "seconds": np.array([4.0]), "joules": np.array([np.nan]),
               "status": np.array(["ok"]), "depth": np.array([0], np.int32)}  # an older shard: no energy_source column
-    _atomic_save(cache.pass_dir("structure") / "part-old.npz", arrays)
+    atomic_write_npz(cache.pass_dir("structure") / "part-old.npz", arrays)
     cost = cache.costs(["structure"], np.array([3, 11]))
     model = energy.power_model("cpu")
     expected = [model.estimate(s, s) for s in (2.0, 4.0)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ sys.path.insert(0, str(HERE))
 from tiny_cnn import TinyCNN, network  # noqa: E402  (this folder's plug-in)
 
 from greenmachine.datasets import dataset_info  # noqa: E402
+from greenmachine.files import atomic_write_text  # noqa: E402
 from greenmachine.paths import data_dir  # noqa: E402
 
 
@@ -82,12 +84,11 @@ def main() -> None:
         print(f"{arch:14s} {rows[-1]['test_acc']:6.2f}  (seeds {', '.join(f'{a:.0f}' for a in accs)}; "
               f"{time.perf_counter() - start:.0f} s)", flush=True)
     path = HERE / "accuracies.csv"
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["arch", "dataset", "epochs", "test_acc"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=["arch", "dataset", "epochs", "test_acc"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())
     print(f"wrote {path}")
 
 

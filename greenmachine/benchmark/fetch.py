@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from greenmachine.benchmark.convert import convert_official
 from greenmachine.benchmark.official import official_files
 from greenmachine.errors import DataNotFoundError, GreenmachineError
+from greenmachine.files import atomic_open
 
 PAGE = "https://github.com/D-X-Y/NATS-Bench#preparation-and-download"
 
@@ -62,20 +63,16 @@ def download(url: str, path: Path) -> Path:
     Raises OSError (network, HTTP) or GreenmachineError when the server sends something other than a
     tar archive (Google Drive answers refusals with an HTML page).
     """
-    tmp = path.with_suffix(path.suffix + ".part")
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {path.name}") as bar:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        if not tarfile.is_tarfile(tmp):
-            raise GreenmachineError(f"the server sent {tmp.stat().st_size} bytes that are not a tar archive "
+    with urllib.request.urlopen(url, timeout=60) as response, atomic_open(path) as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {path.name}") as bar:
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                bar.update(len(chunk))
+        out.flush()
+        if not tarfile.is_tarfile(out.name):  # the temporary file: the target is replaced only by an archive
+            raise GreenmachineError(f"the server sent {out.tell()} bytes that are not a tar archive "
                                     "(a quota or sign-in page?)")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -7,8 +7,6 @@ Columns `space, arch_index, arch, dataset, epochs, test_acc, valid_acc, source`:
 from __future__ import annotations
 
 import gzip
-import os
-import uuid
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +16,7 @@ import pandas as pd
 
 from greenmachine.benchmark.base import Benchmark, check_complete
 from greenmachine.errors import CorruptFileError, DataNotFoundError, GreenmachineError, describe
+from greenmachine.files import atomic_open
 from greenmachine.spaces import get_space
 
 TABLE_NAME = "accuracies_long.csv.gz"
@@ -97,12 +96,6 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
     """
     if tuple(frame.columns) != COLUMNS:
         raise GreenmachineError(f"a compact table needs the columns {list(COLUMNS)}, got {list(frame.columns)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
-            gz.write(frame.to_csv(index=False, lineterminator="\n").encode())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path) as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
+        gz.write(frame.to_csv(index=False, lineterminator="\n").encode())
     return path

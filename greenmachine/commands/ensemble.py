@@ -19,7 +19,7 @@ from greenmachine.ensemble import REGRESSORS, fit_ensemble
 from greenmachine.errors import check_choice
 from greenmachine.graph import graph_feature_table
 from greenmachine.spaces import get_space
-from greenmachine.statistics.cache import atomic_write_text
+from greenmachine.files import atomic_write_text
 from greenmachine.scoring import score_archs
 from greenmachine.tracking import Headline, run_name
 from greenmachine.workspace import make_probe

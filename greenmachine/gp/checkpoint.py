@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
 from greenmachine.errors import CorruptFileError, GreenmachineError, describe
+from greenmachine.files import atomic_write_pickle
 from greenmachine.gp.config import GPConfig
 from greenmachine.gp.evolve import GenerationRecord, SearchState
 from greenmachine.gp.hall_of_fame import HallOfFame
@@ -27,7 +27,7 @@ class Checkpoint:
         self.path = Path(path)
 
     def __call__(self, record: GenerationRecord, state: SearchState) -> None:
-        """Write `state` to the file: a temporary file in the same folder, then os.replace."""
+        """Write `state` to the file, atomically (greenmachine.files)."""
         payload = {
             "version": CHECKPOINT_VERSION,
             "config": state.config,
@@ -40,13 +40,7 @@ class Checkpoint:
             "random_state": state.random_state,
             "numpy_state": state.numpy_state,
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(temporary, "wb") as f:
-            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, self.path)
+        atomic_write_pickle(self.path, payload)
 
     def load(self, config: GPConfig, data_key: str) -> SearchState | None:
         """Return the state saved in the file, or None when there is none.

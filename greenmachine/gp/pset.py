@@ -48,15 +48,14 @@ def deap_name(definition: PrimitiveDef, signature: Signature) -> str:
     return f"{definition.name}_{''.join(_TYPE_LETTER[t] for t in signature[0])}"
 
 
-@functools.cache
-def _definitions_by_deap_name(registered: int) -> dict[str, PrimitiveDef]:
-    """Return DEAP name -> registered primitive; keyed by the registry's size, as registries only grow."""
-    return {deap_name(d, s): d for _, d in PRIMITIVES.items() for s in d.signatures}
+# DEAP name -> registered primitive, kept up to date as primitives are registered.
+_BY_DEAP_NAME: dict[str, PrimitiveDef] = {}
+PRIMITIVES.watch(lambda _, d: _BY_DEAP_NAME.update({deap_name(d, s): d for s in d.signatures}))
 
 
 def definition_of(node: gp.Primitive) -> PrimitiveDef:
     """Return the registered primitive a DEAP primitive node stands for."""
-    return _definitions_by_deap_name(len(PRIMITIVES))[node.name]
+    return _BY_DEAP_NAME[node.name]
 
 
 def is_statistic(node: gp.Terminal) -> bool:
@@ -90,7 +89,7 @@ def build_pset(layer_statistics: Sequence[str], scalar_statistics: Sequence[str]
     chosen = [n for n in available if terminals is None or n in terminals]
     for name in chosen:
         if (not name.isidentifier() or keyword.iskeyword(name) or name in RESERVED or name in PRIMITIVES
-                or name in _definitions_by_deap_name(len(PRIMITIVES))):
+                or name in _BY_DEAP_NAME):
             raise GreenmachineError(f"statistic {name!r} cannot be a program variable: it must be a Python "
                                     f"identifier other than {', '.join(sorted(RESERVED))} and the primitive names")
     types = [PerLayer if n in layer_statistics else PerNetwork for n in chosen]

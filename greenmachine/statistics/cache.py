@@ -32,6 +32,7 @@ import numpy as np
 from greenmachine.data.probe import Probe
 from greenmachine.energy import ESTIMATED, MEASURED, Energy, estimate_from_seconds
 from greenmachine.errors import CorruptFileWarning, GreenmachineError, describe
+from greenmachine.files import atomic_write_npz, atomic_write_text
 from greenmachine.locks import Claim, file_lock
 from greenmachine.statistics.core import PASSES, STATISTICS, StatisticsOptions, split_by_kind
 from greenmachine.statistics.table import StatisticsTable, stack_statistics
@@ -180,22 +181,6 @@ def _records(pass_name: str, shards: list[dict[str, np.ndarray]]) -> dict[int, A
     return out
 
 
-def _atomic_save(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename, so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 class StatisticsCache:
     """The cached statistics of one space and dataset under one probe and options.
 
@@ -283,7 +268,7 @@ class StatisticsCache:
         for name in scalar_names:
             arrays[f"scalar.{name}"] = np.array([r.scalar.get(name, np.nan) for r in results], np.float64)
         path = self.pass_dir(pass_name) / f"part-{uuid.uuid4().hex}.npz"
-        _atomic_save(path, arrays)
+        atomic_write_npz(path, arrays)
         return path
 
     def _read(self, pass_name: str, known: frozenset[str] = frozenset(),

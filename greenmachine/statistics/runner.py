@@ -84,7 +84,16 @@ def compute_archs(job: CacheJob, work: Work) -> dict[str, list[ArchResult]]:
     An arch whose statistics are NaN or infinite is recorded with status `nonfinite:<names>`, one
     that raises with status `error:<message>`; neither stops the chunk.
     """
+    threads = torch.get_num_threads()
     torch.set_num_threads(job.threads)
+    try:
+        return _compute(job, work)
+    finally:
+        torch.set_num_threads(threads)  # in-process runs leave the caller's setting as it was
+
+
+def _compute(job: CacheJob, work: Work) -> dict[str, list[ArchResult]]:
+    """Return compute_archs's results, on the threads already set."""
     meter = EnergyMeter(job.device)
     space = job.search_space()
     out: dict[str, list[ArchResult]] = defaultdict(list)
