@@ -2,9 +2,11 @@
 
     python experiments/transfer_matrix.py
 
-Reads only the committed per-arch score tables (`experiments/results/scores_<space>.csv.xz`, the whole
-space; where a space has none, its largest `scores_<space>_<N>.csv.xz`) and the benchmarks' accuracies,
-so it needs no statistics. Writes `transfer_matrix.csv` (one row per proxy and target), `transfer_matrix.md`
+Reads only the committed per-arch score tables and the benchmarks' accuracies, so it needs no
+statistics. Each proxy's cell comes from the largest table of the space that has the proxy's column:
+the whole space (`experiments/results/scores_<space>.csv.xz`) where it was scored there, else the
+largest `scores_<space>_<N>.csv.xz` (the first N archs of the fixed random order); a cell measured
+on fewer archs than its column's header shows its arch count. Writes `transfer_matrix.csv` (one row per proxy and target), `transfer_matrix.md`
 (the table) and `transfer_matrix.png` (the heat map) into experiments/results, and prints the table.
 
 A cell is *searched* when the search that found the proxy evolved on that target (its module records
@@ -52,44 +54,44 @@ class Cell:
     searched: bool
 
 
-def table_of(space: str, results: Path = RESULTS) -> Path:
-    """Return the score table of a space: the whole-space one if committed, else the largest `_<N>` one.
+def tables_of(space: str, results: Path = RESULTS) -> list[Path]:
+    """Return the score tables of a space, largest first: the whole-space one if committed, then the `_<N>` ones.
 
     Raises FileNotFoundError naming the folder when the space has none.
     """
     whole = results / f"scores_{space}.csv.xz"
-    if whole.exists():
-        return whole
     parts = {int(m.group(1)): p for p in results.glob(f"scores_{space}_*.csv.xz")
              if (m := re.fullmatch(rf"scores_{space}_(\d+)\.csv\.xz", p.name))}
-    if not parts:
+    found = ([whole] if whole.exists() else []) + [parts[n] for n in sorted(parts, reverse=True)]
+    if not found:
         raise FileNotFoundError(f"no scores_{space}*.csv.xz in {results}; `python experiments/full_space.py compute "
                                 f"--spaces {space}` writes it")
-    return parts[max(parts)]
+    return found
 
 
-def proxy_rows(tables: dict[str, pd.DataFrame]) -> list[str]:
+def proxy_rows(tables: list[pd.DataFrame]) -> list[str]:
     """Return the matrix's rows: shipped proxies, then every other proxy in a table, then every other baseline."""
-    in_tables = [c for frame in tables.values() for c in frame.columns if c not in ("arch_index", "dataset")]
+    in_tables = [c for frame in tables for c in frame.columns if c not in ("arch_index", "dataset")]
     return list(dict.fromkeys([*SHIPPED, *in_tables, *PROXIES.names()]))
 
 
 def transfer_cells(results: Path = RESULTS) -> list[Cell]:
     """Return every (proxy, target) cell of the matrix, measured from the score tables in `results`."""
-    paths = {space: table_of(space, results) for space in dict.fromkeys(s for s, _ in TARGETS)}
-    tables = {space: pd.read_csv(path) for space, path in paths.items()}
+    tables = {space: {path.name: pd.read_csv(path) for path in tables_of(space, results)}
+              for space in dict.fromkeys(s for s, _ in TARGETS)}
     cells = []
-    for name in proxy_rows(tables):
+    for name in proxy_rows([frame for by_name in tables.values() for frame in by_name.values()]):
         searched = set(searched_targets(name)) if name in PROXIES.names() else set()
         for space, dataset in TARGETS:
-            frame = tables[space]
-            group = frame[frame.dataset == dataset]
             target = f"{space}/{dataset}"
+            source, frame = next(((n, f) for n, f in tables[space].items() if name in f.columns),
+                                 next(iter(tables[space].items())))
+            group = frame[frame.dataset == dataset]
             tau = float("nan")
             if name in group.columns and len(group):
                 accuracy = load_benchmark(space).accuracies(dataset)[group.arch_index.to_numpy()]
                 tau = kendall(worst_filled(group[name].to_numpy()), accuracy)
-            cells.append(Cell(name, target, tau, len(group), paths[space].name, target in searched))
+            cells.append(Cell(name, target, tau, len(group), source, target in searched))
     return cells
 
 
@@ -103,18 +105,19 @@ def matrix(cells: list[Cell]) -> pd.DataFrame:
 def markdown(cells: list[Cell]) -> str:
     """Return the matrix as Markdown: tau per cell (searched cells marked `S`), means over all and unseen targets."""
     targets = list(dict.fromkeys(c.target for c in cells))
-    archs = {c.target: (c.archs, c.table) for c in cells}
+    archs = {t: max((c.archs, c.table) for c in cells if c.target == t) for t in targets}  # the column's largest table
     header = " | ".join(f"{SHORT[t.split('/')[0]]} {t.split('/')[1]} ({archs[t][0]:,})" for t in targets)
     lines = [f"| proxy | {header} | mean, all targets | mean, unseen targets |", "|---" * (len(targets) + 3) + "|"]
     for proxy in dict.fromkeys(c.proxy for c in cells):
         row = [c for c in cells if c.proxy == proxy]
         taus = [c.kendall for c in row]
-        shown = ["n/a" if np.isnan(c.kendall) else f"{c.kendall:.3f}" + (" S" if c.searched else "") for c in row]
+        shown = ["n/a" if np.isnan(c.kendall) else f"{c.kendall:.3f}" + (" S" if c.searched else "")
+                 + (f" ({c.archs:,} archs)" if c.archs != archs[c.target][0] else "") for c in row]
         unseen = [c.kendall for c in row if not c.searched]
         mean_all = "n/a" if any(np.isnan(taus)) else f"{np.mean(taus):.3f}"
         mean_unseen = "n/a" if any(np.isnan(unseen)) else f"{np.mean(unseen):.3f}"
         lines.append(f"| {proxy} | {' | '.join(shown)} | {mean_all} | {mean_unseen} |")
-    sources = sorted({f"{t}: {table} ({n:,} archs)" for t, (n, table) in archs.items()})
+    sources = sorted({f"{c.target}: {c.table} ({c.archs:,} archs)" for c in cells if not np.isnan(c.kendall)})
     return "\n".join(lines + ["", "S = searched: the search that found the proxy evolved on a sample of this target. "
                               "n/a = not in the committed tables, which hold the lean statistics only "
                               "(these proxies read labels, weight gradients or their own passes; not computed here).",
