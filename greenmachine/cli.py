@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from greenmachine.commands import COMMANDS
+from greenmachine.conf_store import raw_config, read_config
 from greenmachine.config import ConfigError
 from greenmachine.errors import GreenmachineError
 
@@ -44,18 +45,17 @@ def space_overrides(args: list[str]) -> list[str]:
     return out
 
 
-def _conf(path: str) -> dict:
-    """Return a YAML file of the packaged config (`conf/<path>`) as plain values, unresolved."""
-    text = (resources.files("greenmachine.conf") / path).read_text()
-    return OmegaConf.to_container(OmegaConf.create(text), resolve=False) or {}
-
-
 def command_groups(name: str) -> set[str]:
-    """Return the config groups `conf/<name>.yaml` selects (space, statistics, gp, ...), not Hydra's own."""
+    """Return the config groups `conf/<name>.yaml` selects (space, statistics, gp, ...), not Hydra's own.
+
+    Entries of its defaults list that name a file (`compute`, `target`) are no groups: their keys are
+    the command's settings (command_keys).
+    """
     groups = set()
-    for entry in _conf(f"{name}.yaml").get("defaults", []):
-        key = next(iter(entry)) if isinstance(entry, dict) else entry
-        key = key.split()[-1].split("@")[0]  # `override x`, `optional x`, `x@package`
+    for entry in raw_config(f"{name}.yaml").get("defaults", []):
+        if not isinstance(entry, dict):
+            continue
+        key = next(iter(entry)).split()[-1].split("@")[0]  # `override x`, `optional x`, `x@package`
         if not key.startswith(("_", "hydra")) and "/" not in key:
             groups.add(key)
     return groups
@@ -68,20 +68,23 @@ def group_options(group: str) -> list[str]:
 
 
 def group_keys(group: str) -> set[str]:
-    """Return the keys any option of a config group sets (a `@package _global_` option sets none of the group's)."""
+    """Return the keys any option of a config group sets, with the dataclass defaults it includes.
+
+    A `@package _global_` option sets none of the group's keys.
+    """
     keys: set[str] = set()
     for option in group_options(group):
         text = (resources.files("greenmachine.conf") / group / f"{option}.yaml").read_text()
         if "@package _global_" not in text:
-            keys |= set(_conf(f"{group}/{option}.yaml")) - {"defaults"}
+            keys |= set(read_config(f"{group}/{option}.yaml"))
     return keys
 
 
 def command_keys(name: str) -> tuple[set[str], set[str]]:
-    """Return the top-level keys of `conf/<name>.yaml`: every valid one (settings and config groups), and its plain settings."""
-    conf = _conf(f"{name}.yaml")
+    """Return the top-level keys of `conf/<name>.yaml` with the files it includes: every valid one (settings and
+    config groups), and its plain settings."""
     groups = command_groups(name)
-    settings = {k: v for k, v in conf.items() if k not in ("defaults", "hydra")}
+    settings = {k: v for k, v in read_config(f"{name}.yaml").items() if k != "hydra"}
     return set(settings) | groups, {k for k, v in settings.items() if not isinstance(v, dict) and k not in groups}
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
-from omegaconf import OmegaConf
 
+from greenmachine.conf_store import read_config
 from greenmachine.config import ProbeConfig, build
 from greenmachine.data.probe import Probe
 from greenmachine.energy import ESTIMATED, Energy, total_energy
@@ -77,16 +77,7 @@ def options_preset(name: str) -> StatisticsOptions:
     valid = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
     if name not in valid:
         raise GreenmachineError(f"statistics preset {name!r} is unknown; valid: {', '.join(valid)}")
-    values: dict[str, object] = {}
-
-    def merge(preset: str) -> None:  # a preset's `defaults` first, then its own values (Hydra's `_self_` last)
-        conf = OmegaConf.to_container(OmegaConf.create((folder / f"{preset}.yaml").read_text()))
-        for parent in conf.pop("defaults", []):
-            if parent != "_self_":
-                merge(parent)
-        values.update(conf)
-
-    merge(name)
+    values = read_config(f"statistics/{name}.yaml")
     values.pop("names", None)
     return build(StatisticsOptions, values, f"statistics={name}")
 

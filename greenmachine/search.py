@@ -200,6 +200,7 @@ class Search:
         tracking, tracking_uri, experiment: log to MLflow (the store: `tracking_uri`, else
             $MLFLOW_TRACKING_URI, else ./mlruns.db), in this experiment.
         device: `auto`, `cpu`, `cuda`, ...; workers: statistics worker processes (None: auto);
+            threads: torch CPU threads per worker (None: auto, see workspace.Compute.plan);
             progress: show progress bars; data_dir, cache_dir: override where data and caches are.
         params: what MLflow records as the run's params (default: the settings).
         origin: how the search was started (its `command`, e.g. the command line), recorded in its
@@ -222,25 +223,25 @@ class Search:
                  statistics: str | Sequence[str] = "default", options: StatisticsOptions | None = None,
                  gp: GPConfig | None = None, callbacks: Sequence[object] = (), out: str | Path | None = None,
                  tracking: bool = True, tracking_uri: str | None = None, experiment: str = "greenmachine",
-                 device: str = "auto", workers: int | None = None, progress: bool = True, data_dir: str | None = None,
-                 cache_dir: str | None = None, params: Mapping[str, Any] | None = None,
+                 device: str = "auto", workers: int | None = None, threads: int | None = None, progress: bool = True,
+                 data_dir: str | None = None, cache_dir: str | None = None, params: Mapping[str, Any] | None = None,
                  origin: Mapping[str, str] | None = None, parent_run_id: str | None = None):
         settings = SearchSettings(space, dataset, metric, epochs, tuple(also), tuple(unseen), sampling or SampleProtocol(),
                                   evaluation_size, probe or ProbeConfig(),
                                   statistics if isinstance(statistics, str) else tuple(statistics),
                                   options or preset_options(statistics), gp or GPConfig())
-        self._setup(settings, callbacks, out, tracking, tracking_uri, experiment, device, workers, progress, data_dir,
-                    cache_dir, params, origin, parent_run_id)
+        self._setup(settings, callbacks, out, tracking, tracking_uri, experiment, device, workers, threads, progress,
+                    data_dir, cache_dir, params, origin, parent_run_id)
 
     def _setup(self, settings: SearchSettings, callbacks: Sequence[object], out: str | Path | None, tracking: bool,
-               tracking_uri: str | None, experiment: str, device: str, workers: int | None, progress: bool,
-               data_dir: str | None, cache_dir: str | None, params: Mapping[str, Any] | None,
+               tracking_uri: str | None, experiment: str, device: str, workers: int | None, threads: int | None,
+               progress: bool, data_dir: str | None, cache_dir: str | None, params: Mapping[str, Any] | None,
                origin: Mapping[str, str] | None, parent_run_id: str | None) -> None:
         self.settings = settings
         self.callbacks = list(callbacks)
         self.out = Path(out) if out is not None else default_folder()
         self.tracking = (bool(tracking), tracking_uri, experiment)
-        self.compute = Compute(resolve_device(device), workers, bool(progress), data_dir, cache_dir)
+        self.compute = Compute(resolve_device(device), workers, bool(progress), data_dir, cache_dir, threads)
         self.params = dict(params) if params is not None else None
         self.origin = dict(origin or {})
         self.parent_run_id = parent_run_id
@@ -254,8 +255,8 @@ class Search:
         """Return a search of `settings`; `runtime` takes Search's other keyword arguments (callbacks, out, device, ...)."""
         search = cls.__new__(cls)
         defaults = {"callbacks": (), "out": None, "tracking": True, "tracking_uri": None, "experiment": "greenmachine",
-                    "device": "auto", "workers": None, "progress": True, "data_dir": None, "cache_dir": None,
-                    "params": None, "origin": None, "parent_run_id": None}
+                    "device": "auto", "workers": None, "threads": None, "progress": True, "data_dir": None,
+                    "cache_dir": None, "params": None, "origin": None, "parent_run_id": None}
         unknown = sorted(set(runtime) - set(defaults))
         if unknown:
             raise GreenmachineError(f"unknown argument(s) {', '.join(unknown)}; valid: {', '.join(sorted(defaults))}")

@@ -300,15 +300,10 @@ class SweepCallback(Callback):
     """Hydra callback for `--multirun`: creates the MLflow store once, and a parent run the jobs nest under.
 
     The store is created before the jobs start (they would race in its schema migration). The parent
-    run is named `<command> sweep · <the swept settings>`, tagged `command`; when the sweep ends it
+    run is named `<command> sweep · <the swept settings>`, tagged `command`, the subcommand that sweeps
+    being the config's name (`hydra.job.config_name`: `search`, `evaluate`, ...); when the sweep ends it
     is named with its best child's headline number, and its description links that child.
-
-    Args:
-        command: the subcommand that sweeps (`search`, `evaluate`, ...).
     """
-
-    def __init__(self, command: str = ""):
-        self.command = command
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         tracking = config.get("tracking")
@@ -316,16 +311,17 @@ class SweepCallback(Callback):
             return
         import mlflow
 
+        command = config.hydra.job.config_name
         experiment = tracking.get("experiment", "greenmachine")
         uri = ensure_store(tracking.get("uri"), experiment)
         client = mlflow.MlflowClient(uri)
         overrides = list(config.hydra.overrides.task)
         swept = [o for o in overrides if "," in o.partition("=")[2] or "(" in o.partition("=")[2]]
         experiment_id = client.get_experiment_by_name(experiment).experiment_id
-        line = " ".join(["greenmachine", self.command, "--multirun", *overrides])
-        name = run_name(f"{self.command} sweep", "", *(swept or overrides))
+        line = " ".join(["greenmachine", command, "--multirun", *overrides])
+        name = run_name(f"{command} sweep", "", *(swept or overrides))
         run = client.create_run(experiment_id, run_name=name,
-                                tags={"command": self.command, "sweep": "true", "command_line": line[:TAG_LIMIT]})
+                                tags={"command": command, "sweep": "true", "command_line": line[:TAG_LIMIT]})
         record = Path(config.hydra.sweep.dir) / SWEEP_FILE
         record.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(record, json.dumps({"run_id": run.info.run_id, "tracking_uri": uri}, indent=2))

@@ -110,6 +110,7 @@ class Compute:
         workers: parallel worker processes (None: one per CPU core, one for a GPU).
         progress: show progress bars.
         data_dir, cache_dir: overrides of the data and cache folders (None: the defaults).
+        threads: torch CPU threads per worker (None: the CPU cores shared out over the workers, 1 on a GPU).
     """
 
     device: str = "cpu"
@@ -117,14 +118,21 @@ class Compute:
     progress: bool = True
     data_dir: str | None = None
     cache_dir: str | None = None
+    threads: int | None = None
 
-    def job(self, space: str, dataset: str, probe: Probe, options: StatisticsOptions) -> tuple[CacheJob, int]:
-        """Return the cache job for these archs' statistics and how many workers run it.
+    def plan(self) -> tuple[int, int]:
+        """Return (worker processes, torch threads per worker) that statistics are computed with.
 
-        On a CPU the cores are shared out: one thread per worker, or all of them for a single worker.
+        Unless set, on a CPU the cores are shared out: one thread per worker, or all of them for a
+        single worker; one worker with one thread on a GPU.
         """
         workers = self.workers or default_workers(self.device)
-        threads = max(1, usable_cores() // workers) if self.device == "cpu" else 1
+        threads = self.threads or (max(1, usable_cores() // workers) if self.device == "cpu" else 1)
+        return workers, threads
+
+    def job(self, space: str, dataset: str, probe: Probe, options: StatisticsOptions) -> tuple[CacheJob, int]:
+        """Return the cache job for these archs' statistics and how many workers run it (see `plan`)."""
+        workers, threads = self.plan()
         return CacheJob(space, dataset, probe, options, self.device, threads, get_space(space).config), workers
 
 

@@ -17,6 +17,7 @@ from greenmachine.errors import GreenmachineError
 from greenmachine.gp import GPConfig
 from greenmachine.proxies.loading import load_exported
 from greenmachine.spaces import get_space
+from greenmachine.statistics.runner import usable_cores
 from greenmachine.statistics.table import StatisticsTable
 from greenmachine.workspace import select_archs
 
@@ -51,12 +52,14 @@ def _one_clear_line(code: int, err: str, command: str) -> str:
     (("cache", "archs=a:b"), "archs='a:b' is not understood: 'a' is not an index; valid: all, holdout, a count N"),
     (("cache", "workers=abc"), "workers='abc'; valid: auto or a positive integer (worker processes)"),
     (("cache", "workers=0"), "workers=0; valid: auto or a positive integer (worker processes)"),
+    (("cache", "threads=x"), "threads='x'; valid: auto or a positive integer (torch CPU threads per worker)"),
+    (("search", "threads=0", "tracking=none"), "threads=0; valid: auto or a positive integer (torch CPU threads per worker)"),
     (("export",), "run= is required (it has no default); e.g. greenmachine export run=<value>"),
     (("cache", "+foo=1"), "unknown key 'foo'; valid: archs, backend, cache_dir, chunk_size, data_dir, dataset, device, "
-                          "epochs, metric, probe, progress, ray_address, space, statistics, workers"),
+                          "epochs, metric, probe, progress, ray_address, space, statistics, threads, workers"),
     (("search", "foo=bar"), "unknown key 'foo'; valid: also, cache_dir, data_dir, dataset, debug, device, epochs, "
                             "evaluation_size, experiment, gp, metric, probe, progress, sampling, seed, space, statistics, "
-                            "tracking, unseen, workers"),
+                            "threads, tracking, unseen, workers"),
     (("search", "+foo.bar=1"), "unknown key 'foo'; valid: also, "),
     (("search", "gp.nope=1"), "unknown key 'gp.nope'; valid in gp: constants, crossover, crossover_rate, elitism, "),
     (("search", "sampling.nope=3"), "unknown key 'sampling.nope'; valid in sampling: binning, bins, drop_broken, "),
@@ -105,6 +108,20 @@ def test_compute_settings_checks_workers():
     for bad in ("abc", 0, -1, 1.5, True):
         with pytest.raises(ConfigError, match=r"workers=.*; valid: auto or a positive integer"):
             compute_settings(cfg(bad))
+
+
+def test_compute_settings_checks_threads_and_plans_workers_and_threads():
+    def cfg(workers, threads):
+        return OmegaConf.create({"workers": workers, "threads": threads, "device": "cpu", "progress": False,
+                                 "data_dir": None, "cache_dir": None})
+
+    cores = usable_cores()
+    assert compute_settings(cfg("auto", "auto")).plan() == (cores, 1)  # one thread per worker, a worker per core
+    assert compute_settings(cfg(1, "auto")).plan() == (1, cores)  # a single worker takes every core
+    assert compute_settings(cfg(2, 3)).plan() == (2, 3) and compute_settings(cfg(2, "4")).threads == 4
+    for bad in ("abc", 0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match=r"threads=.*; valid: auto or a positive integer \(torch CPU threads"):
+            compute_settings(cfg("auto", bad))
 
 
 def test_proxies_of_checks_the_list():

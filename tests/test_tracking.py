@@ -169,7 +169,7 @@ def test_a_search_headline_shows_the_best_formula_as_sympy_latex_beside_the_best
 
 def _sweep_config(tmp_path, uri: str):
     return OmegaConf.create({"tracking": {"enabled": True, "uri": uri, "experiment": EXPERIMENT},
-                             "hydra": {"sweep": {"dir": str(tmp_path / "sweep")},
+                             "hydra": {"sweep": {"dir": str(tmp_path / "sweep")}, "job": {"config_name": "search"},
                                        "overrides": {"task": ["statistics=lean", "gp.seed=0,1"]}}})
 
 
@@ -178,7 +178,7 @@ def test_a_sweep_is_one_parent_run_with_its_jobs_nested_and_named_by_the_best(tm
 
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
     config = _sweep_config(tmp_path, uri)
-    callback = SweepCallback("search")
+    callback = SweepCallback()
     callback.on_multirun_start(config)
     parent_id = json.loads((tmp_path / "sweep" / SWEEP_FILE).read_text())["run_id"]
     for seed, tau in ((0, 0.25), (1, 0.5)):  # what each job's search does, nested under the sweep's run
@@ -200,6 +200,6 @@ def test_a_sweep_is_one_parent_run_with_its_jobs_nested_and_named_by_the_best(tm
 def test_a_sweep_without_tracking_has_no_parent_run(tmp_path):
     config = _sweep_config(tmp_path, f"sqlite:///{tmp_path / 'mlruns.db'}")
     config.tracking.enabled = False
-    SweepCallback("search").on_multirun_start(config)
-    SweepCallback("search").on_multirun_end(config)
+    SweepCallback().on_multirun_start(config)
+    SweepCallback().on_multirun_end(config)
     assert not (tmp_path / "sweep").exists() and not (tmp_path / "mlruns.db").exists()

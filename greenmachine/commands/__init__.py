@@ -11,6 +11,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from greenmachine import conf_store  # noqa: F401  (stores the dataclass defaults the packaged config includes)
 from greenmachine.config import ConfigError, ProbeConfig, build, resolve_device
 from greenmachine.proxies.base import Proxy
 from greenmachine.registry import Registry
@@ -80,20 +81,30 @@ def probe_settings(cfg: DictConfig) -> ProbeConfig:
     return build(ProbeConfig, plain(cfg, "probe"), "probe")
 
 
-def workers_of(value: object) -> int | None:
-    """Return a `workers` setting as a count of worker processes (None for `auto`); raises ConfigError naming the valid forms."""
+def count_of(key: str, value: object, unit: str) -> int | None:
+    """Return an `auto`-or-count setting as a positive count (None for `auto`); raises ConfigError naming the valid forms."""
     if value == "auto":
         return None
     count = int(value) if isinstance(value, str) and value.strip().isdigit() else value
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ConfigError(f"workers={value!r}; valid: auto or a positive integer (worker processes)")
+        raise ConfigError(f"{key}={value!r}; valid: auto or a positive integer ({unit})")
     return count
 
 
+def workers_of(value: object) -> int | None:
+    """Return a `workers` setting as a count of worker processes (None for `auto`); raises ConfigError naming the valid forms."""
+    return count_of("workers", value, "worker processes")
+
+
+def threads_of(value: object) -> int | None:
+    """Return a `threads` setting as torch CPU threads per worker (None for `auto`); raises ConfigError naming the valid forms."""
+    return count_of("threads", value, "torch CPU threads per worker")
+
+
 def compute_settings(cfg: DictConfig) -> Compute:
-    """Return where the config says to compute statistics (device, workers) and find data and caches."""
+    """Return where the config says to compute statistics (device, workers, threads) and find data and caches."""
     return Compute(resolve_device(cfg.device), workers_of(cfg.workers), bool(cfg.get("progress", True)), cfg.data_dir,
-                   cfg.cache_dir)
+                   cfg.cache_dir, threads_of(cfg.get("threads", "auto")))
 
 
 def command_line(name: str) -> str:

@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 
 from greenmachine.benchmark import SampleProtocol
 from greenmachine.commands import (command, command_line, parent_run, plain, probe_settings, space_of,
-                                   statistics_settings, workers_of)
+                                   statistics_settings, threads_of, workers_of)
 from greenmachine.config import ConfigError, build
 from greenmachine.gp import GPConfig
 from greenmachine.search import Search, SearchSettings, check_terminals, evaluation_size_of, summary
@@ -54,8 +54,8 @@ def search(cfg: DictConfig) -> dict[str, object]:
     result = Search.from_settings(
         settings_of(cfg), out=Path(HydraConfig.get().runtime.output_dir), tracking=bool(tracking.enabled),
         tracking_uri=tracking.uri, experiment=tracking.experiment, device=cfg.device, workers=workers_of(cfg.workers),
-        progress=bool(cfg.progress), data_dir=cfg.data_dir, cache_dir=cfg.cache_dir, params=plain(cfg),
-        origin={"command": command_line("search")}, parent_run_id=parent_run(cfg)).run()
+        threads=threads_of(cfg.threads), progress=bool(cfg.progress), data_dir=cfg.data_dir, cache_dir=cfg.cache_dir,
+        params=plain(cfg), origin={"command": command_line("search")}, parent_run_id=parent_run(cfg)).run()
     print("\n" + summary(result))
     found = result.record.found
     return {"out": str(result.out), "best": found[0].formula if found else None}
