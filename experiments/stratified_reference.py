@@ -35,6 +35,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from greenmachine.benchmark import Benchmark, SampleProtocol, load_benchmark  # noqa: E402
 from greenmachine.commands import plain  # noqa: E402
 from greenmachine.config import build  # noqa: E402
+from greenmachine.markdown import markdown_table  # noqa: E402
 from greenmachine.metrics import kendall  # noqa: E402
 from greenmachine.proxies import SHIPPED  # noqa: E402
 from greenmachine.report import rank_by_tau, worst_filled  # noqa: E402
@@ -121,18 +122,18 @@ def main() -> None:
     parser.add_argument("--spaces", nargs="+", choices=list(EXPERIMENTS), default=list(EXPERIMENTS))
     parser.add_argument("--datasets", nargs="+", choices=["cifar10", "cifar100"], default=["cifar10", "cifar100"])
     args = parser.parse_args()
-    print("| space | dataset | reference | kind | stratified search | stratified holdout | random evaluation |")
-    print("|---|---|---|---|---|---|---|")
+    table = []
     panels = []
     for space in args.spaces:
         for dataset in args.datasets:
             trained, proxies = reference_taus(space, dataset)
             rows = [(n, "trained", t) for n, t in trained.items()] + [(n, "proxy", t) for n, t in proxies.items()]
             for name, kind, taus in rank_by_tau(rows, lambda r: r[2]["holdout"]):
-                print(f"| {space} | {dataset} | {name} | {kind} | "
-                      + " | ".join(f"{taus[s]:.3f}" for s in SETS) + " |")
+                table.append([space, dataset, name, kind, *(f"{taus[s]:.3f}" for s in SETS)])
             panels.append((f"{space} {dataset}", (space, dataset), {n: t["holdout"] for n, t in trained.items()},
                            {n: t["holdout"] for n, t in proxies.items()}))
+    print(markdown_table(["space", "dataset", "reference", "kind", "stratified search", "stratified holdout",
+                          "random evaluation"], table))
     RESULTS.mkdir(exist_ok=True)
     plot(panels, RESULTS / "stratified_reference.png")
 

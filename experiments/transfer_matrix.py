@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from greenmachine.benchmark import load_benchmark
+from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall
 from greenmachine.proxies import PROXIES, SHIPPED
 from greenmachine.proxies.provenance import searched_targets
@@ -104,8 +105,9 @@ def markdown(cells: list[Cell]) -> str:
     """Return the matrix as Markdown: tau per cell (searched cells marked `S`), means over all and unseen targets."""
     targets = list(dict.fromkeys(c.target for c in cells))
     archs = {c.target: (c.archs, c.table) for c in cells}
-    header = " | ".join(f"{SHORT[t.split('/')[0]]} {t.split('/')[1]} ({archs[t][0]:,})" for t in targets)
-    lines = [f"| proxy | {header} | mean, all targets | mean, unseen targets |", "|---" * (len(targets) + 3) + "|"]
+    header = ["proxy", *(f"{SHORT[t.split('/')[0]]} {t.split('/')[1]} ({archs[t][0]:,})" for t in targets),
+              "mean, all targets", "mean, unseen targets"]
+    rows = []
     for proxy in dict.fromkeys(c.proxy for c in cells):
         row = [c for c in cells if c.proxy == proxy]
         taus = [c.kendall for c in row]
@@ -113,9 +115,9 @@ def markdown(cells: list[Cell]) -> str:
         unseen = [c.kendall for c in row if not c.searched]
         mean_all = "n/a" if any(np.isnan(taus)) else f"{np.mean(taus):.3f}"
         mean_unseen = "n/a" if any(np.isnan(unseen)) else f"{np.mean(unseen):.3f}"
-        lines.append(f"| {proxy} | {' | '.join(shown)} | {mean_all} | {mean_unseen} |")
+        rows.append([proxy, *shown, mean_all, mean_unseen])
     sources = sorted({f"{t}: {table} ({n:,} archs)" for t, (n, table) in archs.items()})
-    return "\n".join(lines + ["", "S = searched: the search that found the proxy evolved on a sample of this target. "
+    return "\n".join([markdown_table(header, rows), "", "S = searched: the search that found the proxy evolved on a sample of this target. "
                               "n/a = not in the committed tables, which hold the lean statistics only "
                               "(these proxies read labels, weight gradients or their own passes; not computed here).",
                               "Tables: " + "; ".join(sources)])

@@ -13,6 +13,7 @@ import numpy as np
 from greenmachine.energy import ESTIMATED
 from greenmachine.report import UNRANKED, correlation, format_tau, plot_scatter, rank_by_tau
 from greenmachine.files import atomic_write_text
+from greenmachine.markdown import markdown_table
 from greenmachine.statistics.cache import Cost
 
 
@@ -102,17 +103,17 @@ def write_league(rows: Sequence[LeagueRow], scores: dict[str, np.ndarray], accur
     ranks = [i if math.isfinite(r.kendall) else None for i, r in enumerate(rows, start=1)]
     atomic_write_text(files["json"], json.dumps([_json_row(r, rank) for r, rank in zip(rows, ranks)], indent=2,
                                                 allow_nan=False))
-    lines = [f"# {title}", "", "| rank | proxy | Kendall tau | Spearman rho | top-10% precision | s/arch | J/arch |",
-             "|---|---|---|---|---|---|---|"]
+    table = []
     for rank, r in zip(ranks, rows):
         joules = f"{r.joules_per_arch:.3g} ({r.energy_source})" if r.joules_per_arch is not None else "n/a"
         rho, top10 = ("n/a", "n/a") if rank is None else (format_tau(r.spearman), format_tau(r.top10))
-        lines.append(f"| {rank or '-'} | {r.proxy} | {format_tau(r.kendall)} | {rho} | {top10} | "
-                     f"{r.seconds_per_arch:.3f} | {joules} |")
-    lines += ["", f"{rows[0].n_archs if rows else 0} archs (each arch's scores: scores.csv); s/arch is the recorded "
-              "wall time of the statistics passes each proxy needs (shared passes are counted for each proxy), J/arch "
-              "their energy: `measured` by the machine's energy counter, or `estimated` from CPU time and wall time "
-              "with CodeCarbon's process model (docs/energy.md)."]
+        table.append([rank or "-", r.proxy, format_tau(r.kendall), rho, top10, f"{r.seconds_per_arch:.3f}", joules])
+    lines = [f"# {title}", "", markdown_table(["rank", "proxy", "Kendall tau", "Spearman rho", "top-10% precision",
+                                               "s/arch", "J/arch"], table),
+             "", f"{rows[0].n_archs if rows else 0} archs (each arch's scores: scores.csv); s/arch is the recorded "
+             "wall time of the statistics passes each proxy needs (shared passes are counted for each proxy), J/arch "
+             "their energy: `measured` by the machine's energy counter, or `estimated` from CPU time and wall time "
+             "with CodeCarbon's process model (docs/energy.md)."]
     if None in ranks:
         lines += ["", f"Unranked (rank -): {UNRANKED}; such a proxy gave every arch the same score, or none a "
                   "finite one, so it orders nothing."]
