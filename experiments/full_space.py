@@ -26,10 +26,11 @@ import pandas as pd
 from greenmachine import Compute, score_archs, select_archs
 from greenmachine.benchmark import load_benchmark
 from greenmachine.files import atomic_open
+from greenmachine.finite import finite_in_order
 from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall, spearman
 from greenmachine.proxies import SHIPPED
-from greenmachine.report import rank_by_tau, worst_filled
+from greenmachine.report import rank_by_tau
 from greenmachine.spaces import all_spaces, get_space
 
 RESULTS = Path(__file__).parent / "results"
@@ -106,7 +107,7 @@ def check() -> None:
             best = anchor(space, dataset)
             sizes[dataset] = len(group)
             for name in [c for c in group.columns if c not in ("arch_index", "dataset")]:
-                scores = worst_filled(group[name].to_numpy())
+                scores = finite_in_order(group[name].to_numpy())
                 tau = kendall(scores, accuracy)
                 taus.setdefault(name, {})[dataset] = tau
                 published = f"{best[0]} {best[1]:.3f}" if best else ""

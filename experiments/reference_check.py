@@ -25,10 +25,10 @@ import pandas as pd
 
 from greenmachine import PROXIES, Compute, score_archs, select_archs
 from greenmachine.benchmark import load_benchmark
+from greenmachine.finite import finite_in_order
 from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall, spearman
 from greenmachine.paths import data_dir
-from greenmachine.report import worst_filled
 from greenmachine.spaces import get_space
 from greenmachine.statistics import default_statistics, lean_statistics
 BASELINES = ["synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "zen", "zico", "meco", "meco_opt",
@@ -83,7 +83,7 @@ def main() -> None:
           f"{scored.probe.seed}; {len(shared)} of them have NASLib values\n")
     rows = []
     for name in proxies:
-        scores = worst_filled(scored.scores[name])
+        scores = finite_in_order(scored.scores[name])
         cells = ("", "", "")
         if name in naslib.columns and len(shared) > 2:
             reference = naslib.loc[archs[shared], name].to_numpy(dtype=np.float64)

@@ -35,10 +35,11 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from greenmachine.benchmark import Benchmark, SampleProtocol, load_benchmark  # noqa: E402
 from greenmachine.commands import plain  # noqa: E402
 from greenmachine.config import build  # noqa: E402
+from greenmachine.finite import finite_in_order  # noqa: E402
 from greenmachine.markdown import markdown_table  # noqa: E402
 from greenmachine.metrics import kendall  # noqa: E402
 from greenmachine.proxies import SHIPPED  # noqa: E402
-from greenmachine.report import rank_by_tau, worst_filled  # noqa: E402
+from greenmachine.report import rank_by_tau  # noqa: E402
 from greenmachine.spaces import get_space  # noqa: E402
 from greenmachine.tasks import draw_task_sets  # noqa: E402
 
@@ -80,7 +81,7 @@ def reference_taus(space: str, dataset: str) -> tuple[dict[str, dict[str, float]
     table = table[table.dataset == dataset].set_index("arch_index")
     proxies = {}
     for name in [c for c in table.columns if c != "dataset"]:
-        scores = worst_filled(table[name].to_numpy())
+        scores = finite_in_order(table[name].to_numpy())
         by_arch = pd.Series(scores, index=table.index)
         proxies[name] = {s: kendall(by_arch.loc[archs].to_numpy(), accuracy[archs]) for s, archs in sets.items()}
     return trained, proxies

@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from greenmachine.benchmark import load_benchmark
+from greenmachine.finite import finite_in_order
 from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall
 from greenmachine.proxies import PROXIES, SHIPPED
 from greenmachine.proxies.provenance import searched_targets
-from greenmachine.report import worst_filled
 
 RESULTS = Path(__file__).parent / "results"
 TARGETS = (
@@ -89,7 +89,7 @@ def transfer_cells(results: Path = RESULTS) -> list[Cell]:
             tau = float("nan")
             if name in group.columns and len(group):
                 accuracy = load_benchmark(space).accuracies(dataset)[group.arch_index.to_numpy()]
-                tau = kendall(worst_filled(group[name].to_numpy()), accuracy)
+                tau = kendall(finite_in_order(group[name].to_numpy()), accuracy)
             cells.append(Cell(name, target, tau, len(group), paths[space].name, target in searched))
     return cells
 

@@ -21,9 +21,9 @@ import numpy as np
 from greenmachine import Compute, score_archs, select_archs
 from greenmachine.benchmark import load_benchmark
 from greenmachine.config import ProbeConfig
+from greenmachine.finite import finite_in_order
 from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall
-from greenmachine.report import worst_filled
 
 SPACE = "transnas_micro"
 # Label-free proxies of the lean passes (no labels, no backward through a loss).
@@ -53,7 +53,7 @@ def main() -> None:
 
     def on_common(resolution: int, name: str) -> np.ndarray:
         rows = np.searchsorted(scored[resolution].archs, common)
-        return worst_filled(scored[resolution].scores[name][rows])
+        return finite_in_order(scored[resolution].scores[name][rows])
 
     print(f"\n{len(common)} archs scored at both; Gaussian-noise probe, batch {probe_config.batch_size}, "
           f"seed {probe_config.seed}\n")

@@ -12,6 +12,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from greenmachine.finite import finite_in_order
 from greenmachine.metrics import kendall, precision_at_top, spearman
 from greenmachine.proxies.base import PROXIES
 from greenmachine.statistics.table import StatisticsTable
@@ -31,29 +32,19 @@ class Correlation:
     n: int
 
 
-def worst_filled(scores: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Return scores as float64 with NaN and infinities replaced by values below every finite score.
-
-    A proxy that fails on an arch ranks it last (NASLib maps failures to -1e8 for the same reason).
-    """
-    s = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64).copy()
-    finite = np.isfinite(s)
-    if not finite.any():
-        return np.zeros_like(s)
-    low = s[finite].min()
-    s[np.isposinf(s)] = s[finite].max() + 1.0  # +inf still ranks first
-    s[~np.isfinite(s)] = low - 1.0
-    return s
-
-
 def correlation(scores: np.ndarray | torch.Tensor, accuracy: np.ndarray) -> Correlation:
-    """Return the Correlation of `scores` with `accuracy` (failures ranked last).
+    """Return the Correlation of `scores` with `accuracy` (infinities in order, failures ranked last: `finite_in_order`).
 
     Scores that rank nothing (constant, or no finite one) have NaN tau, rho and top-10 % precision.
     """
-    s = worst_filled(scores)
+    s = finite_in_order(_float64(scores))
     top10 = precision_at_top(s, accuracy, 0.1) if len(s) and s.max() > s.min() else math.nan
     return Correlation(kendall(s, accuracy), spearman(s, accuracy), top10, len(s))
+
+
+def _float64(scores: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Return scores (an array or a tensor on any device) as a float64 array."""
+    return np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64)
 
 
 def _tau_key(tau: float) -> tuple[bool, float]:
@@ -147,8 +138,8 @@ def plot_scatter(scores: np.ndarray, accuracy: np.ndarray, title: str, path: Pat
     """
     from matplotlib.figure import Figure
 
-    raw = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64)
-    s = worst_filled(raw)
+    raw = _float64(scores)
+    s = finite_in_order(raw)
     c = correlation(s, accuracy)
     x, y = percentile_ranks(s), percentile_ranks(np.asarray(accuracy, dtype=np.float64))
     failed = ~np.isfinite(raw)
