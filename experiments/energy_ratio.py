@@ -21,14 +21,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from greenmachine.archs import select_archs
+from greenmachine.compute import make_cache
 from greenmachine.config import ProbeConfig
+from greenmachine.data import make_probe
 from greenmachine.energy import EnergyMeter, format_joules
 from greenmachine.markdown import markdown_table
 from greenmachine.paths import data_dir
 from greenmachine.statistics import StatisticsOptions, default_statistics
 from greenmachine.statistics.engine import lean_statistics, passes_for
 from greenmachine.statistics.runner import CacheJob, fill_cache
-from greenmachine.workspace import make_cache, make_probe, select_archs
 
 RECORDED = (0, 11, 284)  # the archs whose official records ship in nats_official/
 # the presets of conf/statistics: names and the options they set

@@ -25,12 +25,12 @@ import pandas as pd
 
 from greenmachine import Compute, score_archs, select_archs
 from greenmachine.benchmark import load_benchmark
+from greenmachine.correlations import rank_by_tau
 from greenmachine.files import atomic_open
 from greenmachine.finite import finite_in_order
 from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall, spearman
 from greenmachine.proxies import SHIPPED
-from greenmachine.report import rank_by_tau
 from greenmachine.spaces import all_spaces, get_space
 
 RESULTS = Path(__file__).parent / "results"

@@ -35,11 +35,11 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from greenmachine.benchmark import Benchmark, SampleProtocol, load_benchmark  # noqa: E402
 from greenmachine.commands import plain  # noqa: E402
 from greenmachine.config import build  # noqa: E402
+from greenmachine.correlations import rank_by_tau  # noqa: E402
 from greenmachine.finite import finite_in_order  # noqa: E402
 from greenmachine.markdown import markdown_table  # noqa: E402
 from greenmachine.metrics import kendall  # noqa: E402
 from greenmachine.proxies import SHIPPED  # noqa: E402
-from greenmachine.report import rank_by_tau  # noqa: E402
 from greenmachine.spaces import get_space  # noqa: E402
 from greenmachine.tasks import draw_task_sets  # noqa: E402
 

@@ -1,6 +1,6 @@
 """The one policy for non-finite scores and statistics: an infinity keeps its order, NaN ranks last or is left to drop.
 
-Used by the correlations of every report and league (`report.correlation`, the experiment scripts), the
+Used by the correlations of every report and league (`correlations.correlation`, the experiment scripts), the
 statistics table the search evolves over (`statistics.table.clean_columns`) and the ensemble's feature
 matrix (`ensemble.feature_matrix`); docs/scoring.md states the policy.
 """

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from greenmachine.correlations import UNRANKED, correlation, format_tau, rank_by_tau
 from greenmachine.energy import ESTIMATED
-from greenmachine.report import UNRANKED, correlation, format_tau, plot_scatter, rank_by_tau
 from greenmachine.files import atomic_write_text
 from greenmachine.markdown import markdown_table
+from greenmachine.plots import plot_ranking, plot_scatter
 from greenmachine.statistics.cache import Cost
 
 
@@ -93,8 +94,6 @@ def write_league(rows: Sequence[LeagueRow], scores: dict[str, np.ndarray], accur
     Returns:
         file key (json, markdown, scores, ranking, scatter_<proxy>) -> its path.
     """
-    from matplotlib.figure import Figure
-
     out.mkdir(parents=True, exist_ok=True)
     files = {"json": out / "league.json", "markdown": out / "league.md", "scores": out / "scores.csv",
              "ranking": out / "ranking.png"}
@@ -118,14 +117,7 @@ def write_league(rows: Sequence[LeagueRow], scores: dict[str, np.ndarray], accur
         lines += ["", f"Unranked (rank -): {UNRANKED}; such a proxy gave every arch the same score, or none a "
                   "finite one, so it orders nothing."]
     atomic_write_text(files["markdown"], "\n".join(lines) + "\n")
-    fig = Figure(figsize=(6, 0.35 * len(rows) + 1.2))  # no pyplot: the caller's backend stays as it is
-    ax = fig.subplots()
-    ax.barh(*ranking_bars(rows), color="tab:green")
-    ax.set_xlabel("Kendall tau")
-    ax.set_title(title, fontsize=9)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(files["ranking"], dpi=120)
+    plot_ranking(*ranking_bars(rows), title, files["ranking"])
     for r in rows:
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in r.proxy)
         files[f"scatter_{r.proxy}"] = plot_scatter(scores[r.proxy], accuracy, f"{r.proxy}: {title}",

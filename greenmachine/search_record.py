@@ -16,16 +16,16 @@ from typing import Any
 
 import pandas as pd
 
+from greenmachine.correlations import Correlation, best_by_tau, format_tau, rank_by_tau
 from greenmachine.energy import ESTIMATED, energy_from_metrics, power_model
 from greenmachine.errors import CorruptFileError, describe
 from greenmachine.export import ExportedProxy, proxy_name
+from greenmachine.files import atomic_write_text
 from greenmachine.formula import statistics_of
 from greenmachine.gp.evolve import GenerationRecord
-from greenmachine.report import Correlation, best_by_tau, format_tau, rank_by_tau
-from greenmachine.files import atomic_write_text
 from greenmachine.markdown import markdown_table
+from greenmachine.tasks import SETS
 
-SETS = ("search", "holdout", "evaluation")
 METRICS = {"kendall": "kendall", "spearman": "spearman", "top10": "top10"}
 """Correlation field -> column suffix in the hall of fame and Pareto tables (`<task>:<set>:kendall`, ...)."""
 REPORT_KEYS = ("options", "tasks", "proxies")

@@ -6,9 +6,9 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from greenmachine.correlations import best_by_tau, format_tau
 from greenmachine.league import LeagueRow
 from greenmachine.markdown import markdown_table
-from greenmachine.report import best_by_tau, format_tau
 from greenmachine.search_record import SETS, SearchRecord
 from greenmachine.tracking import Headline
 

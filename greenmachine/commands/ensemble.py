@@ -14,16 +14,16 @@ from greenmachine.benchmark import fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import SampleProtocol, draw_sample
 from greenmachine.commands import (command, command_line, compute_settings, note_own_settings, plain, probe_settings,
                                    proxies_of, statistics_settings, target_of, track)
+from greenmachine.data import make_probe
 from greenmachine.energy import ESTIMATED, EnergyMeter
 from greenmachine.ensemble import REGRESSORS, fit_ensemble
 from greenmachine.errors import check_choice
-from greenmachine.graph import graph_feature_table
-from greenmachine.spaces import get_space
 from greenmachine.files import atomic_write_text
+from greenmachine.graph import graph_feature_table
 from greenmachine.markdown import markdown_table
 from greenmachine.scoring import score_archs
+from greenmachine.spaces import get_space
 from greenmachine.tracking import Headline, run_name
-from greenmachine.workspace import make_probe
 
 
 @command("ensemble", "GreenFactory-style regressor over proxy scores and graph features: predicts accuracy of unseen archs")
