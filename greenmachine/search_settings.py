@@ -12,7 +12,8 @@ from greenmachine.errors import UnknownNameError
 from greenmachine.gp import GPConfig
 from greenmachine.gp.pset import build_pset
 from greenmachine.spaces import Target, get_space
-from greenmachine.statistics import STATISTICS, StatisticsOptions
+from greenmachine.statistics import StatisticsOptions
+from greenmachine.statistics.core import split_by_kind
 from greenmachine.tracking import run_name
 
 
@@ -123,6 +124,4 @@ def check_terminals(config: GPConfig, statistics: Sequence[str]) -> None:
     for name in config.terminals or ():
         if name not in statistics:
             raise UnknownNameError("gp.terminals statistic", name, statistics)
-    kinds = {s: STATISTICS[s].kind for s in statistics}
-    build_pset([s for s in statistics if kinds[s] == "layer"], [s for s in statistics if kinds[s] == "scalar"],
-               config.primitives, config.terminals, config.constants)
+    build_pset(*split_by_kind(statistics), config.primitives, config.terminals, config.constants)
