@@ -30,10 +30,10 @@ import torch.nn.functional as F
 
 from greenmachine import PROXIES, build_network, compute_statistics, score, select_archs
 from greenmachine.config import ProbeConfig
+from greenmachine.data import make_probe
 from greenmachine.proxies import proxy_statistics
 from greenmachine.statistics import StatisticsOptions, default_statistics
 from greenmachine.statistics.cache import init_seed
-from greenmachine.workspace import make_probe
 
 BASELINES = ["synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "zen", "zico", "meco", "meco_opt",
              "swap", "az_nas", "l2_norm", "params", "flops"]

@@ -25,6 +25,7 @@ from full_space import DATASETS, RESULTS  # noqa: E402  (this folder's script: t
 
 from greenmachine import select_archs  # noqa: E402
 from greenmachine.benchmark import load_benchmark  # noqa: E402
+from greenmachine.markdown import markdown_table  # noqa: E402
 from greenmachine.metrics import average_ranks, kendall, shared_kendall_ceiling  # noqa: E402
 
 
@@ -72,9 +73,7 @@ def main() -> None:
     parser.add_argument("--archs", nargs="+", choices=["all", "holdout"], default=["all", "holdout"],
                         help="all and/or holdout (the fixed random 3,000-arch evaluation holdout)")
     args = parser.parse_args()
-    print("| space | archs | datasets | tau between their accuracies | ceiling on the smaller tau of one ranking "
-          "| consensus ranking reaches (" + " / ".join(DATASETS) + ") |")
-    print("|---|---|---|---|---|---|")
+    rows = []
     panels = []
     for space in args.spaces:
         bench = load_benchmark(space)
@@ -83,10 +82,13 @@ def main() -> None:
             accuracies = {d: np.asarray(bench.accuracies(d), dtype=np.float64)[archs] for d in DATASETS}
             for name, tau, ceiling, reached in agreement_rows(accuracies):
                 between = "" if np.isnan(tau) else f"{tau:.3f}"
-                print(f"| {space} | {len(archs):,} | {name} | {between} | {ceiling:.3f} | "
-                      + " / ".join(f"{r:.3f}" for r in reached) + " |")
+                rows.append([space, f"{len(archs):,}", name, between, f"{ceiling:.3f}",
+                             " / ".join(f"{r:.3f}" for r in reached)])
             if spec == "all":
                 panels.append((f"{space} ({len(archs):,} archs)", accuracies["cifar10"], accuracies["cifar100"]))
+    print(markdown_table(["space", "archs", "datasets", "tau between their accuracies",
+                          "ceiling on the smaller tau of one ranking",
+                          "consensus ranking reaches (" + " / ".join(DATASETS) + ")"], rows))
     if panels:
         RESULTS.mkdir(exist_ok=True)
         plot(panels, RESULTS / "dataset_agreement.png")

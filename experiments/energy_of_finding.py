@@ -22,6 +22,7 @@ import importlib
 import re
 
 from greenmachine.energy import format_joules, power_model, estimate_from_seconds
+from greenmachine.markdown import markdown_table
 
 SHIPPED = ("gm_tss", "gm_sss", "gm_general", "gm_sss_cifar10", "gm_sss_cifar100")
 ARCHS_PER_TARGET = 1000 + 1000 + 3000
@@ -49,16 +50,17 @@ def main() -> None:
                         help="unique program evaluations per second on 1,000 archs, one thread (bench_gp_eval.py)")
     args = parser.parse_args()
     print(f"estimated, one busy CPU thread: {power_model().describe()}\n")
-    print("| proxy | targets | statistics s (recorded) | statistics J | GP evaluations (at most) | GP s | GP J | total |")
-    print("|---|---|---|---|---|---|---|---|")
+    rows = []
     for proxy in SHIPPED:
         population, generations, multi, targets = search_settings(proxy)
         statistics_s = sum(ARCHS_PER_TARGET * RECORDED_SECONDS[t] for t in targets)
         evaluations = population * (generations + 1) * (len(targets) if multi else 1)
         gp_s = evaluations / args.evaluations_per_second
         statistics_j, gp_j = estimate_from_seconds(statistics_s), estimate_from_seconds(gp_s)
-        print(f"| {proxy} | {len(targets)} | {statistics_s:,.0f} | {format_joules(statistics_j)} | {evaluations:,} | "
-              f"{gp_s:,.0f} | {format_joules(gp_j)} | {format_joules(statistics_j + gp_j)} |")
+        rows.append([proxy, len(targets), f"{statistics_s:,.0f}", format_joules(statistics_j), f"{evaluations:,}",
+                     f"{gp_s:,.0f}", format_joules(gp_j), format_joules(statistics_j + gp_j)])
+    print(markdown_table(["proxy", "targets", "statistics s (recorded)", "statistics J", "GP evaluations (at most)",
+                          "GP s", "GP J", "total"], rows))
 
 
 if __name__ == "__main__":

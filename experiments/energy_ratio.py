@@ -21,13 +21,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from greenmachine.archs import select_archs
+from greenmachine.compute import make_cache
 from greenmachine.config import ProbeConfig
+from greenmachine.data import make_probe
 from greenmachine.energy import EnergyMeter, format_joules
+from greenmachine.markdown import markdown_table
 from greenmachine.paths import data_dir
 from greenmachine.statistics import StatisticsOptions, default_statistics
 from greenmachine.statistics.engine import lean_statistics, passes_for
 from greenmachine.statistics.runner import CacheJob, fill_cache
-from greenmachine.workspace import make_cache, make_probe, select_archs
 
 RECORDED = (0, 11, 284)  # the archs whose official records ship in nats_official/
 # the presets of conf/statistics: names and the options they set
@@ -71,21 +74,21 @@ def main() -> None:
             fill_cache(cache, [int(a) for a in archs], passes, CacheJob("nats_tss", "cifar10", probe, options),
                        workers=1, progress=False)
             cost[preset] = cache.costs(passes, archs)
-    print("| statistics | s/arch (recorded wall time) | J/arch mean | J/arch median | label |\n|---|---|---|---|---|")
-    for preset, c in cost.items():
-        print(f"| {preset} | {c.seconds.mean():.2f} | {format_joules(c.joules.mean())} | "
-              f"{format_joules(float(np.median(c.joules)))} | {c.source} |")
+    print(markdown_table(["statistics", "s/arch (recorded wall time)", "J/arch mean", "J/arch median", "label"],
+                         [[preset, f"{c.seconds.mean():.2f}", format_joules(c.joules.mean()),
+                           format_joules(float(np.median(c.joules))), c.source] for preset, c in cost.items()]))
     print(f"\nTraining (NATS-Bench records, one cifar10 run) at an assumed {args.train_gpu_watts:g} W GPU, "
           "against scoring the same arch:\n")
-    print("| arch | epochs | training s | training J | lean J | training / lean | default J | training / default |")
-    print("|---|---|---|---|---|---|---|---|")
+    rows = []
     for epochs in (200, 12):
         for arch, seconds in training_seconds(RECORDED, epochs).items():
             trained = seconds * args.train_gpu_watts
             i = int(np.flatnonzero(archs == arch)[0])
             lean, full = cost["lean"].joules[i], cost["default"].joules[i]
-            print(f"| {arch} | {epochs} | {seconds:.0f} | {format_joules(trained)} | {format_joules(lean)} | "
-                  f"{trained / lean:,.0f} | {format_joules(full)} | {trained / full:,.0f} |")
+            rows.append([arch, epochs, f"{seconds:.0f}", format_joules(trained), format_joules(lean),
+                         f"{trained / lean:,.0f}", format_joules(full), f"{trained / full:,.0f}"])
+    print(markdown_table(["arch", "epochs", "training s", "training J", "lean J", "training / lean", "default J",
+                          "training / default"], rows))
 
 
 if __name__ == "__main__":

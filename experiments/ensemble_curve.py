@@ -33,6 +33,7 @@ from greenmachine.benchmark.sampling import SampleProtocol, draw_sample
 from greenmachine.ensemble import REGRESSORS, fit_ensemble
 from greenmachine.files import atomic_write_text
 from greenmachine.graph import graph_feature_table
+from greenmachine.markdown import markdown_table
 from greenmachine.spaces import get_space
 
 RESULTS = Path(__file__).parent / "results"
@@ -122,11 +123,9 @@ def plot() -> None:
     sizes = sorted(table.n_train.unique())
     wide = table.pivot_table(index=["space", "dataset", "inputs", "regressor"], columns="n_train", values="kendall",
                              sort=False)
-    print("| space | dataset | inputs | regressor | " + " | ".join(f"{n:,}" for n in sizes) + " |")
-    print("|---|---|---|---|" + "---|" * len(sizes))
-    for (space, dataset, inputs, regressor), row in wide.iterrows():
-        cells = " | ".join("" if np.isnan(row[n]) else f"{row[n]:.3f}" for n in sizes)
-        print(f"| {space} | {dataset} | {inputs} | {regressor} | {cells} |")
+    print(markdown_table(["space", "dataset", "inputs", "regressor", *(f"{n:,}" for n in sizes)],
+                         [[*key, *("" if np.isnan(row[n]) else f"{row[n]:.3f}" for n in sizes)]
+                          for key, row in wide.iterrows()]))
     spaces = list(dict.fromkeys(table.space))
     fig, axes = plt.subplots(len(spaces), len(DATASETS), figsize=(5 * len(DATASETS), 4 * len(spaces)), squeeze=False,
                              sharex=True)

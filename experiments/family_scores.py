@@ -16,6 +16,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the families are defined in the test
 
 import greenmachine as gm  # noqa: E402
+from greenmachine.markdown import markdown_table  # noqa: E402
 from greenmachine.proxies import SHIPPED  # noqa: E402
 from tests.test_families import FAMILIES, MEMBERS, family_probe, network  # noqa: E402
 
@@ -23,7 +24,7 @@ from tests.test_families import FAMILIES, MEMBERS, family_probe, network  # noqa
 def main() -> None:
     probe = family_probe()
     print(f"members (width, blocks): {MEMBERS}")
-    print("| family | proxy | scores | finite | distinct |\n|---|---|---|---|---|")
+    rows = []
     for family in FAMILIES:
         scores: dict[str, list[float]] = {name: [] for name in SHIPPED}
         for width, depth in MEMBERS:
@@ -31,8 +32,9 @@ def main() -> None:
                 scores[name].append(value)
         for name, values in scores.items():
             v = np.asarray(values)
-            print(f"| {family} | {name} | {', '.join(f'{x:.3g}' for x in v)} | {bool(np.isfinite(v).all())} | "
-                  f"{len(np.unique(v))}/{len(v)} |")
+            rows.append([family, name, ", ".join(f"{x:.3g}" for x in v), bool(np.isfinite(v).all()),
+                         f"{len(np.unique(v))}/{len(v)}"])
+    print(markdown_table(["family", "proxy", "scores", "finite", "distinct"], rows))
 
 
 if __name__ == "__main__":

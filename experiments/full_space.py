@@ -25,10 +25,12 @@ import pandas as pd
 
 from greenmachine import Compute, score_archs, select_archs
 from greenmachine.benchmark import load_benchmark
+from greenmachine.correlations import rank_by_tau
 from greenmachine.files import atomic_open
+from greenmachine.finite import finite_in_order
+from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall, spearman
 from greenmachine.proxies import SHIPPED
-from greenmachine.report import rank_by_tau, worst_filled
 from greenmachine.spaces import all_spaces, get_space
 
 RESULTS = Path(__file__).parent / "results"
@@ -92,8 +94,7 @@ def compute(spaces: list[str], datasets: list[str] | None, archs_spec: str, work
 
 def check() -> None:
     """Print Kendall tau and Spearman rho of every proxy in the committed score tables; plot each table."""
-    print("| space | dataset | archs | proxy | Kendall tau | Spearman rho | best published training-free |")
-    print("|---|---|---|---|---|---|---|")
+    rows, plots = [], []
     for path in sorted(RESULTS.glob(f"scores_*{TABLE}")):
         stem = path.name.removeprefix("scores_").removesuffix(TABLE)
         space = stem if stem in {s.name for s in all_spaces()} else stem.rsplit("_", 1)[0]  # `<space>_<N>`: a holdout
@@ -106,13 +107,16 @@ def check() -> None:
             best = anchor(space, dataset)
             sizes[dataset] = len(group)
             for name in [c for c in group.columns if c not in ("arch_index", "dataset")]:
-                scores = worst_filled(group[name].to_numpy())
+                scores = finite_in_order(group[name].to_numpy())
                 tau = kendall(scores, accuracy)
                 taus.setdefault(name, {})[dataset] = tau
                 published = f"{best[0]} {best[1]:.3f}" if best else ""
-                print(f"| {space} | {dataset} | {len(group)} | {name} | {tau:.3f} | "
-                      f"{spearman(scores, accuracy):.3f} | {published} |")
-        print(f"wrote {plot_taus(space, stem, taus, sizes)}")
+                rows.append([space, dataset, len(group), name, f"{tau:.3f}", f"{spearman(scores, accuracy):.3f}",
+                             published])
+        plots.append(plot_taus(space, stem, taus, sizes))
+    print(markdown_table(["space", "dataset", "archs", "proxy", "Kendall tau", "Spearman rho",
+                          "best published training-free"], rows))
+    print("\n".join(f"wrote {path}" for path in plots))
 
 
 def plot_taus(space: str, stem: str, taus: dict[str, dict[str, float]], sizes: dict[str, int]) -> Path:

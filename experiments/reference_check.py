@@ -25,9 +25,10 @@ import pandas as pd
 
 from greenmachine import PROXIES, Compute, score_archs, select_archs
 from greenmachine.benchmark import load_benchmark
+from greenmachine.finite import finite_in_order
+from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall, spearman
 from greenmachine.paths import data_dir
-from greenmachine.report import worst_filled
 from greenmachine.spaces import get_space
 from greenmachine.statistics import default_statistics, lean_statistics
 BASELINES = ["synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "zen", "zico", "meco", "meco_opt",
@@ -80,19 +81,19 @@ def main() -> None:
     print(f"{args.space} {dataset} accuracy, first {len(archs)} archs of the fixed random order, {args.statistics} "
           f"statistics; probe: {scored.probe.origin or scored.probe.source}, batch {scored.probe.batch_size}, seed "
           f"{scored.probe.seed}; {len(shared)} of them have NASLib values\n")
-    print("| proxy | deterministic | tau (ours) | tau ours, NASLib archs | tau NASLib, same archs | published full space | "
-          "Spearman ours vs NASLib |")
-    print("|---|---|---|---|---|---|---|")
+    rows = []
     for name in proxies:
-        scores = worst_filled(scored.scores[name])
+        scores = finite_in_order(scored.scores[name])
         cells = ("", "", "")
         if name in naslib.columns and len(shared) > 2:
             reference = naslib.loc[archs[shared], name].to_numpy(dtype=np.float64)
             cells = (f"{kendall(scores[shared], accuracy[shared]):.3f}", f"{kendall(reference, accuracy[shared]):.3f}",
                      f"{spearman(scores[shared], reference):.3f}")
         published = PUBLISHED.get(args.space, {}).get(name)
-        print(f"| {name} | {'yes' if name in DETERMINISTIC else ''} | {taus[name].kendall:.3f} | {cells[0]} | "
-              f"{cells[1]} | {'' if published is None else f'{published:.3f}'} | {cells[2]} |")
+        rows.append([name, "yes" if name in DETERMINISTIC else "", f"{taus[name].kendall:.3f}", cells[0], cells[1],
+                     "" if published is None else f"{published:.3f}", cells[2]])
+    print(markdown_table(["proxy", "deterministic", "tau (ours)", "tau ours, NASLib archs", "tau NASLib, same archs",
+                          "published full space", "Spearman ours vs NASLib"], rows))
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from greenmachine.benchmark import load_benchmark
+from greenmachine.finite import finite_in_order
 from greenmachine.metrics import kendall, spearman
 from greenmachine.proxies import SHIPPED
 from greenmachine.proxies.provenance import searched_targets
-from greenmachine.report import worst_filled
 from greenmachine.spaces import all_spaces, get_space
 
 RESULTS = Path(__file__).parent / "results"
@@ -49,7 +49,7 @@ def table_rows(results: Path = RESULTS) -> pd.DataFrame:
             accuracy = load_benchmark(space).accuracies(dataset)[group.arch_index.to_numpy()]
             target = f"{space}/{dataset}"
             for name in SHIPPED:
-                scores = worst_filled(group[name].to_numpy())
+                scores = finite_in_order(group[name].to_numpy())
                 rows.append({"proxy": name, "target": target, "archs": len(group), "arch_set": arch_set(stem, space),
                              "kendall": round(kendall(scores, accuracy), 4),
                              "spearman": round(spearman(scores, accuracy), 4),

@@ -35,9 +35,11 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from greenmachine.benchmark import Benchmark, SampleProtocol, load_benchmark  # noqa: E402
 from greenmachine.commands import plain  # noqa: E402
 from greenmachine.config import build  # noqa: E402
+from greenmachine.correlations import rank_by_tau  # noqa: E402
+from greenmachine.finite import finite_in_order  # noqa: E402
+from greenmachine.markdown import markdown_table  # noqa: E402
 from greenmachine.metrics import kendall  # noqa: E402
 from greenmachine.proxies import SHIPPED  # noqa: E402
-from greenmachine.report import rank_by_tau, worst_filled  # noqa: E402
 from greenmachine.spaces import get_space  # noqa: E402
 from greenmachine.tasks import draw_task_sets  # noqa: E402
 
@@ -79,7 +81,7 @@ def reference_taus(space: str, dataset: str) -> tuple[dict[str, dict[str, float]
     table = table[table.dataset == dataset].set_index("arch_index")
     proxies = {}
     for name in [c for c in table.columns if c != "dataset"]:
-        scores = worst_filled(table[name].to_numpy())
+        scores = finite_in_order(table[name].to_numpy())
         by_arch = pd.Series(scores, index=table.index)
         proxies[name] = {s: kendall(by_arch.loc[archs].to_numpy(), accuracy[archs]) for s, archs in sets.items()}
     return trained, proxies
@@ -121,18 +123,18 @@ def main() -> None:
     parser.add_argument("--spaces", nargs="+", choices=list(EXPERIMENTS), default=list(EXPERIMENTS))
     parser.add_argument("--datasets", nargs="+", choices=["cifar10", "cifar100"], default=["cifar10", "cifar100"])
     args = parser.parse_args()
-    print("| space | dataset | reference | kind | stratified search | stratified holdout | random evaluation |")
-    print("|---|---|---|---|---|---|---|")
+    table = []
     panels = []
     for space in args.spaces:
         for dataset in args.datasets:
             trained, proxies = reference_taus(space, dataset)
             rows = [(n, "trained", t) for n, t in trained.items()] + [(n, "proxy", t) for n, t in proxies.items()]
             for name, kind, taus in rank_by_tau(rows, lambda r: r[2]["holdout"]):
-                print(f"| {space} | {dataset} | {name} | {kind} | "
-                      + " | ".join(f"{taus[s]:.3f}" for s in SETS) + " |")
+                table.append([space, dataset, name, kind, *(f"{taus[s]:.3f}" for s in SETS)])
             panels.append((f"{space} {dataset}", (space, dataset), {n: t["holdout"] for n, t in trained.items()},
                            {n: t["holdout"] for n, t in proxies.items()}))
+    print(markdown_table(["space", "dataset", "reference", "kind", "stratified search", "stratified holdout",
+                          "random evaluation"], table))
     RESULTS.mkdir(exist_ok=True)
     plot(panels, RESULTS / "stratified_reference.png")
 

@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 
 from greenmachine.benchmark import load_benchmark
+from greenmachine.finite import finite_in_order
+from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall
 from greenmachine.proxies import PROXIES, SHIPPED
 from greenmachine.proxies.provenance import searched_targets
-from greenmachine.report import worst_filled
 
 RESULTS = Path(__file__).parent / "results"
 TARGETS = (
@@ -90,7 +91,7 @@ def transfer_cells(results: Path = RESULTS) -> list[Cell]:
             tau = float("nan")
             if name in group.columns and len(group):
                 accuracy = load_benchmark(space).accuracies(dataset)[group.arch_index.to_numpy()]
-                tau = kendall(worst_filled(group[name].to_numpy()), accuracy)
+                tau = kendall(finite_in_order(group[name].to_numpy()), accuracy)
             cells.append(Cell(name, target, tau, len(group), source, target in searched))
     return cells
 
@@ -106,8 +107,9 @@ def markdown(cells: list[Cell]) -> str:
     """Return the matrix as Markdown: tau per cell (searched cells marked `S`), means over all and unseen targets."""
     targets = list(dict.fromkeys(c.target for c in cells))
     archs = {t: max((c.archs, c.table) for c in cells if c.target == t) for t in targets}  # the column's largest table
-    header = " | ".join(f"{SHORT[t.split('/')[0]]} {t.split('/')[1]} ({archs[t][0]:,})" for t in targets)
-    lines = [f"| proxy | {header} | mean, all targets | mean, unseen targets |", "|---" * (len(targets) + 3) + "|"]
+    header = ["proxy", *(f"{SHORT[t.split('/')[0]]} {t.split('/')[1]} ({archs[t][0]:,})" for t in targets),
+              "mean, all targets", "mean, unseen targets"]
+    rows = []
     for proxy in dict.fromkeys(c.proxy for c in cells):
         row = [c for c in cells if c.proxy == proxy]
         taus = [c.kendall for c in row]
@@ -116,9 +118,9 @@ def markdown(cells: list[Cell]) -> str:
         unseen = [c.kendall for c in row if not c.searched]
         mean_all = "n/a" if any(np.isnan(taus)) else f"{np.mean(taus):.3f}"
         mean_unseen = "n/a" if any(np.isnan(unseen)) else f"{np.mean(unseen):.3f}"
-        lines.append(f"| {proxy} | {' | '.join(shown)} | {mean_all} | {mean_unseen} |")
+        rows.append([proxy, *shown, mean_all, mean_unseen])
     sources = sorted({f"{c.target}: {c.table} ({c.archs:,} archs)" for c in cells if not np.isnan(c.kendall)})
-    return "\n".join(lines + ["", "S = searched: the search that found the proxy evolved on a sample of this target. "
+    return "\n".join([markdown_table(header, rows), "", "S = searched: the search that found the proxy evolved on a sample of this target. "
                               "n/a = not in the committed tables, which hold the lean statistics only "
                               "(these proxies read labels, weight gradients or their own passes; not computed here).",
                               "Tables: " + "; ".join(sources)])

@@ -21,8 +21,9 @@ import numpy as np
 from greenmachine import Compute, score_archs, select_archs
 from greenmachine.benchmark import load_benchmark
 from greenmachine.config import ProbeConfig
+from greenmachine.finite import finite_in_order
+from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall
-from greenmachine.report import worst_filled
 
 SPACE = "transnas_micro"
 # Label-free proxies of the lean passes (no labels, no backward through a loss).
@@ -52,15 +53,16 @@ def main() -> None:
 
     def on_common(resolution: int, name: str) -> np.ndarray:
         rows = np.searchsorted(scored[resolution].archs, common)
-        return worst_filled(scored[resolution].scores[name][rows])
+        return finite_in_order(scored[resolution].scores[name][rows])
 
     print(f"\n{len(common)} archs scored at both; Gaussian-noise probe, batch {probe_config.batch_size}, "
           f"seed {probe_config.seed}\n")
-    print(f"| proxy | tau {args.low} vs {args.high} | tau vs accuracy at {args.low} | tau vs accuracy at {args.high} |")
-    print("|---|---|---|---|")
+    rows = []
     for name in LABEL_FREE:
         low, high = on_common(args.low, name), on_common(args.high, name)
-        print(f"| {name} | {kendall(low, high):.3f} | {kendall(low, accuracy):.3f} | {kendall(high, accuracy):.3f} |")
+        rows.append([name, f"{kendall(low, high):.3f}", f"{kendall(low, accuracy):.3f}", f"{kendall(high, accuracy):.3f}"])
+    print(markdown_table(["proxy", f"tau {args.low} vs {args.high}", f"tau vs accuracy at {args.low}",
+                          f"tau vs accuracy at {args.high}"], rows))
     print(f"\ncost: {seconds[args.high] / seconds[args.low]:.1f}x the recorded statistics time per arch at "
           f"{args.high}x{args.high}")
 

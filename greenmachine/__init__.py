@@ -1,11 +1,12 @@
 """greenmachine: synthesise zero-cost proxies for neural architecture search."""
 
+from greenmachine.archs import select_archs
+from greenmachine.compute import Compute
 from greenmachine.data.probe import Probe
 from greenmachine.proxies import PROXIES, score
 from greenmachine.scoring import ScoreTable, score_archs
 from greenmachine.spaces import build_network, get_space
 from greenmachine.statistics import Statistics, StatisticsOptions, compute_statistics
-from greenmachine.workspace import Compute, select_archs
 
 __version__ = "0.1.0"
 

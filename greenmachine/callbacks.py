@@ -16,11 +16,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from greenmachine.export import write_module
-from greenmachine.gp.evolve import GenerationRecord, SearchState
-from greenmachine.proxies.expression import evaluate_expression
-from greenmachine.report import plot_fitness, plot_scatter
-from greenmachine.search_record import SETS, hall_of_fame_frame, render_markdown
 from greenmachine.files import atomic_write_text
+from greenmachine.gp.evolve import GenerationRecord, SearchState
+from greenmachine.plots import plot_fitness, plot_scatter
+from greenmachine.proxies.expression import evaluate_expression
+from greenmachine.search_record import SETS, hall_of_fame_frame, render_markdown
 from greenmachine.summaries import search_headline
 from greenmachine.tracking import Tracker
 

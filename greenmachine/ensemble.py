@@ -17,6 +17,7 @@ from scipy import stats
 from sklearn.ensemble import RandomForestRegressor
 
 from greenmachine.errors import GreenmachineError
+from greenmachine.finite import finite_in_order
 from greenmachine.registry import Registry
 
 # name -> factory(seed, trees, n_train) returning an unfitted scikit-learn-style regressor
@@ -79,19 +80,18 @@ class EnsembleResult:
 
 
 def feature_matrix(scores: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Return the [N, F] matrix of proxy scores with infinities clipped to each column's finite range.
+    """Return the [N, F] float64 matrix of proxy scores, infinities made finite in order (`finite_in_order`).
 
-    Raises GreenmachineError naming a column that has a NaN or no finite value at all.
+    Raises GreenmachineError naming a column that has a NaN (drop those archs first) or no finite value at all.
     """
     columns = []
     for name, values in scores.items():
         v = np.asarray(values, dtype=np.float64)
         if np.isnan(v).any():
             raise GreenmachineError(f"proxy {name!r} has NaN scores for {int(np.isnan(v).sum())} archs; drop those archs first")
-        finite = v[np.isfinite(v)]
-        if finite.size == 0:
+        if not np.isfinite(v).any():
             raise GreenmachineError(f"proxy {name!r} has no finite score")
-        columns.append(np.clip(v, finite.min(), finite.max()))
+        columns.append(finite_in_order(v, nan="keep"))
     return np.stack(columns, axis=1)
 
 

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from greenmachine.correlations import UNRANKED, correlation, format_tau, rank_by_tau
 from greenmachine.energy import ESTIMATED
-from greenmachine.report import UNRANKED, correlation, format_tau, plot_scatter, rank_by_tau
 from greenmachine.files import atomic_write_text
+from greenmachine.markdown import markdown_table
+from greenmachine.plots import plot_ranking, plot_scatter
 from greenmachine.statistics.cache import Cost
 
 
@@ -92,8 +94,6 @@ def write_league(rows: Sequence[LeagueRow], scores: dict[str, np.ndarray], accur
     Returns:
         file key (json, markdown, scores, ranking, scatter_<proxy>) -> its path.
     """
-    from matplotlib.figure import Figure
-
     out.mkdir(parents=True, exist_ok=True)
     files = {"json": out / "league.json", "markdown": out / "league.md", "scores": out / "scores.csv",
              "ranking": out / "ranking.png"}
@@ -102,29 +102,22 @@ def write_league(rows: Sequence[LeagueRow], scores: dict[str, np.ndarray], accur
     ranks = [i if math.isfinite(r.kendall) else None for i, r in enumerate(rows, start=1)]
     atomic_write_text(files["json"], json.dumps([_json_row(r, rank) for r, rank in zip(rows, ranks)], indent=2,
                                                 allow_nan=False))
-    lines = [f"# {title}", "", "| rank | proxy | Kendall tau | Spearman rho | top-10% precision | s/arch | J/arch |",
-             "|---|---|---|---|---|---|---|"]
+    table = []
     for rank, r in zip(ranks, rows):
         joules = f"{r.joules_per_arch:.3g} ({r.energy_source})" if r.joules_per_arch is not None else "n/a"
         rho, top10 = ("n/a", "n/a") if rank is None else (format_tau(r.spearman), format_tau(r.top10))
-        lines.append(f"| {rank or '-'} | {r.proxy} | {format_tau(r.kendall)} | {rho} | {top10} | "
-                     f"{r.seconds_per_arch:.3f} | {joules} |")
-    lines += ["", f"{rows[0].n_archs if rows else 0} archs (each arch's scores: scores.csv); s/arch is the recorded "
-              "wall time of the statistics passes each proxy needs (shared passes are counted for each proxy), J/arch "
-              "their energy: `measured` by the machine's energy counter, or `estimated` from CPU time and wall time "
-              "with CodeCarbon's process model (docs/energy.md)."]
+        table.append([rank or "-", r.proxy, format_tau(r.kendall), rho, top10, f"{r.seconds_per_arch:.3f}", joules])
+    lines = [f"# {title}", "", markdown_table(["rank", "proxy", "Kendall tau", "Spearman rho", "top-10% precision",
+                                               "s/arch", "J/arch"], table),
+             "", f"{rows[0].n_archs if rows else 0} archs (each arch's scores: scores.csv); s/arch is the recorded "
+             "wall time of the statistics passes each proxy needs (shared passes are counted for each proxy), J/arch "
+             "their energy: `measured` by the machine's energy counter, or `estimated` from CPU time and wall time "
+             "with CodeCarbon's process model (docs/energy.md)."]
     if None in ranks:
         lines += ["", f"Unranked (rank -): {UNRANKED}; such a proxy gave every arch the same score, or none a "
                   "finite one, so it orders nothing."]
     atomic_write_text(files["markdown"], "\n".join(lines) + "\n")
-    fig = Figure(figsize=(6, 0.35 * len(rows) + 1.2))  # no pyplot: the caller's backend stays as it is
-    ax = fig.subplots()
-    ax.barh(*ranking_bars(rows), color="tab:green")
-    ax.set_xlabel("Kendall tau")
-    ax.set_title(title, fontsize=9)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(files["ranking"], dpi=120)
+    plot_ranking(*ranking_bars(rows), title, files["ranking"])
     for r in rows:
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in r.proxy)
         files[f"scatter_{r.proxy}"] = plot_scatter(scores[r.proxy], accuracy, f"{r.proxy}: {title}",

@@ -10,23 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 
-from greenmachine.conf_store import read_config
-from greenmachine.config import ProbeConfig, build
+from greenmachine.archs import select_archs
+from greenmachine.compute import Compute, fill_statistics, load_table, make_cache
+from greenmachine.config import ProbeConfig
+from greenmachine.correlations import Correlation, correlation
+from greenmachine.data import make_probe
 from greenmachine.data.probe import Probe
 from greenmachine.energy import ESTIMATED, Energy, total_energy
 from greenmachine.errors import GreenmachineError
+from greenmachine.presets import options_preset
 from greenmachine.proxies.base import PROXIES, Proxy
 from greenmachine.proxies.loading import resolve_proxy
-from greenmachine.report import Correlation, correlation
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.statistics.cache import Cost, StatisticsCache
 from greenmachine.statistics.engine import pass_runs, passes_for
 from greenmachine.statistics.table import StatisticsTable
-from greenmachine.workspace import Compute, fill_statistics, load_table, make_cache, make_probe, select_archs
 
 
 @dataclass(frozen=True)
@@ -66,20 +67,6 @@ class ScoreTable:
             raise GreenmachineError(f"accuracy has shape {accuracy.shape} but {len(self.archs)} archs were scored; give "
                                     "the accuracy of the scored archs in their order, e.g. accuracies[table.archs]")
         return {name: correlation(scores, accuracy) for name, scores in self.scores.items()}
-
-
-def options_preset(name: str) -> StatisticsOptions:
-    """Return the pass settings of the config group `statistics=<name>` (`default`, `lean`, ...: conf/statistics/).
-
-    Raises GreenmachineError naming the valid presets for an unknown one.
-    """
-    folder = resources.files("greenmachine.conf") / "statistics"
-    valid = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
-    if name not in valid:
-        raise GreenmachineError(f"statistics preset {name!r} is unknown; valid: {', '.join(valid)}")
-    values = read_config(f"statistics/{name}.yaml")
-    values.pop("names", None)
-    return build(StatisticsOptions, values, f"statistics={name}")
 
 
 def resolve_proxies(specs: Sequence[str | Proxy]) -> list[Proxy]:

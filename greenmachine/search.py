@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,154 +30,23 @@ import pandas as pd
 
 from greenmachine.benchmark import SampleProtocol
 from greenmachine.callbacks import MLflowLogger, ProgressBar, ReportWriter
-from greenmachine.config import ConfigError, ProbeConfig, build, resolve_device
-from greenmachine.energy import Energy, EnergyMeter, total_energy
-from greenmachine.errors import GreenmachineError, UnknownNameError
-from greenmachine.formula import readable, to_sympy
-from greenmachine.gp import GPConfig, SearchResult, bind, compile_program, evolve, to_math, to_python
-from greenmachine.gp.evolve import primitive_set
-from greenmachine.gp.fitness import FITNESSES, Task
-from greenmachine.gp.pset import build_pset, parse_tree
-from greenmachine.proxies.base import PROXIES
-from greenmachine.report import baseline_names, best_by_tau, correlation, format_tau, score_baselines
-from greenmachine.scoring import options_preset
-from greenmachine.search_record import (FINISHED, ProxyRow, SearchRecord, TaskSummary, hall_of_fame_frame,
-                                        pareto_frame, running_record)
-from greenmachine.spaces import Target, get_space
-from greenmachine.statistics import STATISTICS, StatisticsOptions
-from greenmachine.statistics.engine import passes_for
-from greenmachine.tasks import SETS, TaskData, prepare_task
-from greenmachine.tracking import RUN_FILE, run_name, tracked_run
-from greenmachine.workspace import Compute, statistic_names
+from greenmachine.compute import Compute
+from greenmachine.config import ProbeConfig, resolve_device
+from greenmachine.correlations import format_tau
+from greenmachine.energy import EnergyMeter
+from greenmachine.errors import GreenmachineError
+from greenmachine.formula import to_sympy
+from greenmachine.gp import GPConfig, SearchResult, evolve
+from greenmachine.measurement import best_baseline_fitness, build_record, compute_spent
+from greenmachine.presets import preset_options, statistic_names
+from greenmachine.search_record import FINISHED, ProxyRow, SearchRecord, hall_of_fame_frame, pareto_frame, running_record
+from greenmachine.search_settings import SearchSettings, check_terminals
+from greenmachine.statistics import StatisticsOptions
+from greenmachine.tasks import TaskData, prepare_task, searched_tasks
+from greenmachine.tracking import RUN_FILE, tracked_run
 
 CHECKPOINT = "checkpoint.pkl"  # in the run folder; a search started there resumes from it
 REPORT = "report.json"
-
-
-def preset_options(names: str | Sequence[str]) -> StatisticsOptions:
-    """Return the pass settings of the statistics preset `names` (as `statistics=<names>`; scoring.options_preset).
-
-    A list of statistic names gets the default settings.
-    """
-    return options_preset(names) if isinstance(names, str) else StatisticsOptions()
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """What a search searches and how; its defaults are `greenmachine search`'s.
-
-    Attributes:
-        space, dataset, metric, epochs: the searched target (None: the space's first dataset and that
-            dataset's metric and epochs).
-        also: more targets, each `space/dataset`, reported (cross-transfer) or, with a multi-task
-            fitness, searched too.
-        unseen: targets (`space/dataset`) that get no search sample, only their evaluation holdout:
-            reported on, never searched and never read to pick from the hall of fame (docs/transfer.md).
-        sampling: how the search sample and its disjoint holdout are drawn.
-        evaluation_size: the fixed random evaluation holdout of each space (None: the space's own, 0: none).
-        probe: the probe batch.
-        statistics: `default`, `lean`, `all` or a list of statistic names (the GP's terminals).
-        options: statistics pass settings.
-        gp: the GP's settings.
-    """
-
-    space: str = "nats_tss"
-    dataset: str | None = None
-    metric: str | None = None
-    epochs: int | None = None
-    also: tuple[str, ...] = ()
-    unseen: tuple[str, ...] = ()
-    sampling: SampleProtocol = field(default_factory=SampleProtocol)
-    evaluation_size: int | None = None
-    probe: ProbeConfig = field(default_factory=ProbeConfig)
-    statistics: str | tuple[str, ...] = "default"
-    options: StatisticsOptions = field(default_factory=StatisticsOptions)
-    gp: GPConfig = field(default_factory=GPConfig)
-
-    def __post_init__(self) -> None:
-        for name in ("also", "unseen", "statistics"):
-            if isinstance(getattr(self, name), list):
-                object.__setattr__(self, name, tuple(getattr(self, name)))
-        evaluation_size_of(self.evaluation_size)
-
-    def targets(self) -> list[Target]:
-        """Return the targets: the searched one, then each `also` entry (`space/dataset`, dataset defaults)."""
-        return [get_space(self.space).target(self.dataset, self.metric, self.epochs),
-                *(parse_target(entry, "also") for entry in self.also)]
-
-    def unseen_targets(self) -> list[Target]:
-        """Return the `unseen` targets: reported on their evaluation holdouts, never searched nor used to pick.
-
-        Raises ConfigError for a target that is also searched, or when there is no evaluation holdout to report on.
-        """
-        unseen = [parse_target(entry, "unseen") for entry in self.unseen]
-        names = {(t.space, t.dataset) for t in self.targets()}
-        for target in unseen:
-            if (target.space, target.dataset) in names:
-                raise ConfigError(f"unseen target {target.space}/{target.dataset} is also searched (the run's "
-                                  "space/dataset or an `also` entry); a target is either searched or unseen")
-        if unseen and self.evaluation_size == 0:
-            raise ConfigError("evaluation_size=0 leaves the unseen targets nothing to report on; valid with `unseen`: "
-                              "null (each space's own holdout) or a positive integer")
-        return unseen
-
-    def run_name(self) -> str:
-        """Return the MLflow run name of the search: its tasks, sampling, population and seed.
-
-        e.g. `search nats_tss/cifar10 · stratified n=1000 · pop 500 · seed 0`; the seed is the GP's, followed
-        by the sample's where the two differ (`seed 1 (sample 0)`).
-        """
-        protocol, gp_config = self.sampling, self.gp
-        seed = f"seed {gp_config.seed}" + (f" (sample {protocol.seed})" if protocol.seed != gp_config.seed else "")
-        return run_name("search", ",".join(t.name for t in self.targets()), f"{protocol.strategy} n={protocol.n}",
-                        f"pop {gp_config.population}", seed)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the settings as JSON-ready values (`from_dict` reads them back)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SearchSettings:
-        """Return settings from `to_dict`'s values, each section checked (ConfigError names a bad key)."""
-        values = dict(values)
-        sections = {"sampling": SampleProtocol, "probe": ProbeConfig, "options": StatisticsOptions, "gp": GPConfig}
-        for key, cls_ in sections.items():
-            if key in values:
-                values[key] = build(cls_, values[key], key)
-        return build(cls, values, "search")
-
-
-def parse_target(entry: object, key: str) -> Target:
-    """Return the target named by a `space/dataset` entry of the list `key` (dataset defaults filled in)."""
-    space, sep, dataset = str(entry).partition("/")
-    if not sep:
-        raise ConfigError(f"{key} entry {entry!r} must be 'space/dataset', e.g. 'nats_tss/cifar100'")
-    return get_space(space).target(dataset)
-
-
-def searched_tasks(tasks: Sequence[TaskData], fitness: str) -> list[TaskData]:
-    """Return the tasks a search with `fitness` evolves on: the first with `kendall`, else every one not unseen."""
-    searched = [t for t in tasks if t.searched]
-    return searched[:1] if fitness == "kendall" else searched
-
-
-def evaluation_size_of(value: object) -> int | None:
-    """Return an `evaluation_size` setting checked: None (the space's own), 0 (none) or a positive count of archs."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise ConfigError(f"evaluation_size={value!r}; valid: null (the space's own holdout), 0 (no evaluation holdout) "
-                          "or a positive integer")
-    return value
-
-
-def check_terminals(config: GPConfig, statistics: Sequence[str]) -> None:
-    """Raise GreenmachineError for GP terminals that are not among `statistics`, and for primitives and terminals
-    that cannot build a per-network score; checked before any statistic is computed."""
-    for name in config.terminals or ():
-        if name not in statistics:
-            raise UnknownNameError("gp.terminals statistic", name, statistics)
-    kinds = {s: STATISTICS[s].kind for s in statistics}
-    build_pset([s for s in statistics if kinds[s] == "layer"], [s for s in statistics if kinds[s] == "scalar"],
-               config.primitives, config.terminals, config.constants)
 
 
 def default_folder() -> Path:
@@ -200,7 +69,7 @@ class Search:
         tracking, tracking_uri, experiment: log to MLflow (the store: `tracking_uri`, else
             $MLFLOW_TRACKING_URI, else ./mlruns.db), in this experiment.
         device: `auto`, `cpu`, `cuda`, ...; workers: statistics worker processes (None: auto);
-            threads: torch CPU threads per worker (None: auto, see workspace.Compute.plan);
+            threads: torch CPU threads per worker (None: auto, see compute.Compute.plan);
             progress: show progress bars; data_dir, cache_dir: override where data and caches are.
         params: what MLflow records as the run's params (default: the settings).
         origin: how the search was started (its `command`, e.g. the command line), recorded in its
@@ -383,81 +252,6 @@ class Search:
         return self
 
 
-def compute_spent(result: SearchResult, tasks: Sequence[TaskData], seconds: float,
-                  energy: Energy | None = None) -> dict[str, float]:
-    """Return what a search cost: statistics passes (recorded seconds, joules), program evaluations, GP wall time and joules.
-
-    Joules are keyed `<what>_joules_<measured|estimated>` (Energy.metrics); `energy` is the search's own.
-    """
-    statistics = total_energy(Energy(t.compute_joules, t.compute_energy_source) for t in tasks)
-    return {
-        "statistics_passes": float(sum(len(t.table) for t in tasks)),
-        "statistics_seconds": float(sum(t.compute_seconds for t in tasks)),
-        **statistics.metrics("statistics"),
-        "program_evaluations": float(sum(r.unique_evaluations for r in result.log)),
-        "memo_hits": float(sum(r.memo_hits for r in result.log)),
-        "search_seconds": seconds,
-        **(energy.metrics("search") if energy is not None else {}),
-    }
-
-
-def best_baseline_fitness(rows: Sequence[ProxyRow], searched: Sequence[TaskData], fitness: str) -> tuple[str, float] | None:
-    """Return the baseline with the best fitness on the search archs and that fitness (None when none ranks them).
-
-    A baseline's fitness combines its Kendall taus on the searched tasks as the search's `fitness` does.
-    """
-    combine = FITNESSES[fitness]([Task(*t.subset("search")) for t in searched]).combine
-    scored = [(r.name, float(combine(np.array([[r.scores[t.name]["search"].kendall] for t in searched]))[0]))
-              for r in rows if r.kind == "baseline"]
-    return best_by_tau(scored, lambda pair: pair[1])
-
-
-def _correlations(scores_of, tasks: Sequence[TaskData]) -> dict[str, dict[str, object]]:
-    """Return task -> set -> Correlation of `scores_of(table)` with the set's accuracies."""
-    out = {}
-    for task in tasks:
-        out[task.name] = {}
-        for s in SETS:
-            if len(task.rows[s]):
-                table, accuracy = task.subset(s)
-                out[task.name][s] = correlation(scores_of(table), accuracy)
-    return out
-
-
-def _proxy_row(name: str, kind: str, tree, fitness: float, tasks: Sequence[TaskData]) -> ProxyRow:
-    """Return the report row of a GP tree: formulas (plain, simplified, LaTeX), correlations, cost per arch."""
-    program = compile_program(tree)
-    expression = to_python(tree)
-    simplified, latex = readable(expression)
-    seconds, joules = tasks[0].cost_per_arch(passes_for(sorted(program.statistics)))
-    return ProxyRow(name, kind, expression, to_math(tree), len(tree),
-                    _correlations(lambda table: program(bind(table)).cpu().numpy(), tasks), fitness, simplified,
-                    latex, seconds, joules)
-
-
-def build_record(result: SearchResult, tasks: Sequence[TaskData], settings: SearchSettings, spent: dict[str, float],
-                 origin: dict[str, str]) -> SearchRecord:
-    """Return the finished record of a search: found proxies, baselines and the Pareto front measured on every set."""
-    rows = [_proxy_row(f"proxy_{rank}", "found", entry.tree, entry.fitness, tasks)
-            for rank, entry in enumerate(result.hall_of_fame, start=1)]
-    names = baseline_names(tasks[0].table)
-    for name in names:
-        seconds, joules = tasks[0].cost_per_arch(passes_for(PROXIES[name].statistics))
-        scores = _correlations(lambda table, name=name: score_baselines(table, [name])[name], tasks)
-        rows.append(ProxyRow(name, "baseline", name, name, 1, scores, simplified=name,
-                             latex=r"\mathrm{" + name.replace("_", r"\_") + "}", seconds_per_arch=seconds,
-                             joules_per_arch=joules))
-    searched = searched_tasks(tasks, settings.gp.fitness)
-    searched_names = {t.name for t in searched}
-    pset = primitive_set([t.table for t in searched], settings.gp)
-    pareto = [_proxy_row(f"size_{entry.size}", "pareto", parse_tree(entry.expression, pset), entry.fitness, tasks)
-              for entry in result.pareto]
-    summaries = tuple(TaskSummary(t.name, t.metric, t.epochs, t.sample.to_dict(), {s: int(len(t.rows[s])) for s in SETS},
-                                  len(t.dropped), dict(t.probe), t.sample.describe(), t.name in searched_names) for t in tasks)
-    return SearchRecord(FINISHED, settings.to_dict(), settings.options.settings(), spent, origin, summaries,
-                        tuple(rows), tuple(pareto), tuple(asdict(r) for r in result.log))
-
-
 def summary(search: Search) -> str:
     """Return the lines a finished search prints: where its files are, wall time (statistics included), the best proxy."""
     record = search._finished_record()
@@ -482,5 +276,4 @@ def summary(search: Search) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CHECKPOINT", "Search", "SearchSettings", "best_baseline_fitness", "build_record", "check_terminals",
-           "compute_spent", "evaluation_size_of", "parse_target", "preset_options", "searched_tasks", "summary"]
+__all__ = ["CHECKPOINT", "REPORT", "Search", "default_folder", "summary"]

@@ -16,15 +16,16 @@ from typing import Any
 
 import pandas as pd
 
+from greenmachine.correlations import Correlation, best_by_tau, format_tau, rank_by_tau
 from greenmachine.energy import ESTIMATED, energy_from_metrics, power_model
 from greenmachine.errors import CorruptFileError, describe
 from greenmachine.export import ExportedProxy, proxy_name
+from greenmachine.files import atomic_write_text
 from greenmachine.formula import statistics_of
 from greenmachine.gp.evolve import GenerationRecord
-from greenmachine.report import Correlation, best_by_tau, format_tau, rank_by_tau
-from greenmachine.files import atomic_write_text
+from greenmachine.markdown import markdown_table
+from greenmachine.tasks import SETS
 
-SETS = ("search", "holdout", "evaluation")
 METRICS = {"kendall": "kendall", "spearman": "spearman", "top10": "top10"}
 """Correlation field -> column suffix in the hall of fame and Pareto tables (`<task>:<set>:kendall`, ...)."""
 REPORT_KEYS = ("options", "tasks", "proxies")
@@ -288,17 +289,17 @@ def render_markdown(record: SearchRecord) -> str:
                   f"evaluation {t.sets['evaluation']} (fixed random holdout of the space, never searched). "
                   f"Archs dropped for failed statistics: {t.dropped}.", ""]
         present = [s for s in SETS if t.sets.get(s)]
-        lines += ["| proxy | " + " | ".join(f"{s} tau" for s in present) + " | evaluation rho | evaluation top-10% |"
-                  " s/arch |", "|" + "---|" * (len(present) + 4)]
         best = best_by_tau(baselines, lambda r: r.scores[t.name][present[0]].kendall)
         params = next((r for r in baselines if r.name == "params"), None)
+        table = []
         for r in found[:5] + [r for r in (best, params) if r is not None and r not in found]:
             label = f"{r.name} (best baseline on {present[0]})" if r is best else r.name
             ev = r.scores[t.name].get("evaluation")
-            cells = " | ".join(format_tau(r.scores[t.name][s].kendall) for s in present)
-            extra = f"{format_tau(ev.spearman)} | {format_tau(ev.top10)}" if ev else " | "
+            extra = [format_tau(ev.spearman), format_tau(ev.top10)] if ev else ["", ""]
             cost = f"{r.seconds_per_arch:.3f}" if math.isfinite(r.seconds_per_arch) else ""
-            lines.append(f"| {label} | {cells} | {extra} | {cost} |")
+            table.append([label, *(format_tau(r.scores[t.name][s].kendall) for s in present), *extra, cost])
+        lines += [markdown_table(["proxy", *(f"{s} tau" for s in present), "evaluation rho", "evaluation top-10%",
+                                  "s/arch"], table)]
         lines += ["", "All baselines on the evaluation set (Kendall tau):", "",
                   ", ".join(f"{r.name} {format_tau(r.scores[t.name]['evaluation'].kendall)}" for r in
                             rank_by_tau(baselines, lambda r: (r.scores[t.name].get('evaluation') or r.scores[t.name][present[0]]).kendall)
@@ -308,10 +309,9 @@ def render_markdown(record: SearchRecord) -> str:
     for r in found[:5]:
         lines += [f"**{r.name}** (size {r.size}): `{r.formula}`", "", f"$$ {r.latex} $$" if r.latex else "", ""]
     if record.pareto:
-        lines += ["## Pareto front (size against fitness on the search archs)", "", "| size | fitness | formula |",
-                  "|---|---|---|"]
-        lines += [f"| {r.size} | {r.fitness:.4f} | ${r.latex}$ |" for r in record.pareto]
-        lines.append("")
+        lines += ["## Pareto front (size against fitness on the search archs)", "",
+                  markdown_table(["size", "fitness", "formula"],
+                                 [[r.size, f"{r.fitness:.4f}", f"${r.latex}$"] for r in record.pareto]), ""]
     return "\n".join(lines)
 
 
@@ -329,13 +329,11 @@ def transfer_lines(record: SearchRecord) -> list[str]:
     lines = ["## Transfer: every target, searched or unseen", "",
              f"Pick: `{chosen.name}`, the best mean Kendall tau on the searched targets' holdouts "
              f"({', '.join(searched)}); unseen targets took no part in the search or the pick. Kendall tau on each "
-             "searched target's holdout and each unseen target's evaluation holdout.", "",
-             "| proxy | " + " | ".join(t.marked() for t in record.tasks) + " |", "|" + "---|" * (len(record.tasks) + 1)]
-    for r in [chosen, *record.baselines]:
-        cells = " | ".join(format_tau(r.scores[t.name][shown[t.name]].kendall) if shown[t.name] in r.scores[t.name]
-                           else "" for t in record.tasks)
-        lines.append(f"| {r.name}{' (pick)' if r is chosen else ''} | {cells} |")
-    return lines + [""]
+             "searched target's holdout and each unseen target's evaluation holdout.", ""]
+    rows = [[f"{r.name}{' (pick)' if r is chosen else ''}",
+             *(format_tau(r.scores[t.name][shown[t.name]].kendall) if shown[t.name] in r.scores[t.name] else ""
+               for t in record.tasks)] for r in [chosen, *record.baselines]]
+    return lines + [markdown_table(["proxy", *(t.marked() for t in record.tasks)], rows), ""]
 
 
 def running_record(settings: dict[str, Any], origin: dict[str, str]) -> SearchRecord:

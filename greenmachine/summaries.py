@@ -6,8 +6,9 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from greenmachine.correlations import best_by_tau, format_tau
 from greenmachine.league import LeagueRow
-from greenmachine.report import best_by_tau, format_tau
+from greenmachine.markdown import markdown_table
 from greenmachine.search_record import SETS, SearchRecord
 from greenmachine.tracking import Headline
 
@@ -44,17 +45,16 @@ def search_headline(record: SearchRecord, out: Path) -> Headline:
              f"$${best.latex}$$" if best.latex else f"`{best.formula}`", ""]
     if best.latex:
         lines += [f"Plain: `{best.formula}`", ""]
-    lines += ["| proxy | task | " + " | ".join(f"{s} tau" for s in present) + " |",
-              "|---|---|" + "---|" * len(present)]
+    rows = []
     for t in tasks:
         first = next((s for s in SETS if t.sets.get(s)), "search")
         baseline = best_by_tau(record.baselines, lambda r: r.scores[t.name][first].kendall)
         for row, name in ((best, best.name), (baseline, f"{baseline.name} (best baseline on {first})" if baseline else "")):
             if row is not None:
-                cells = " | ".join(format_tau(row.scores[t.name][s].kendall) if s in row.scores[t.name] else ""
-                                   for s in present)
-                lines.append(f"| {name} | {t.marked() if record.unseen else t.name} | {cells} |")
-    lines += ["", timing]
+                rows.append([name, t.marked() if record.unseen else t.name,
+                             *(format_tau(row.scores[t.name][s].kendall) if s in row.scores[t.name] else ""
+                               for s in present)])
+    lines += [markdown_table(["proxy", "task", *(f"{s} tau" for s in present)], rows), "", timing]
     return Headline(f"{set_name}_tau", value, label, "\n".join(lines),
                     {"best_formula": best.formula, "best_formula_latex": best.latex, "best_proxy": best.name})
 
@@ -62,9 +62,10 @@ def search_headline(record: SearchRecord, out: Path) -> Headline:
 def evaluate_headline(rows: Sequence[LeagueRow], title: str, command_line: str) -> Headline:
     """Return a league run's headline: the best proxy's Kendall tau (`best_kendall`), named in its label."""
     best = best_by_tau(rows, lambda r: r.kendall)
-    lines = [f"**League** {title}", "", "| rank | proxy | Kendall tau | Spearman rho |", "|---|---|---|---|"]
-    lines += [f"| {i} | {r.proxy} | {format_tau(r.kendall)} | {format_tau(r.spearman)} |" for i, r in enumerate(rows, 1)]
-    lines += ["", f"Command: `{command_line}`"]
+    lines = [f"**League** {title}", "",
+             markdown_table(["rank", "proxy", "Kendall tau", "Spearman rho"],
+                            [[i, r.proxy, format_tau(r.kendall), format_tau(r.spearman)] for i, r in enumerate(rows, 1)]),
+             "", f"Command: `{command_line}`"]
     if best is None:
         return Headline("best_kendall", math.nan, "best tau", "\n".join(lines))
     return Headline("best_kendall", best.kendall, f"best {best.proxy} tau", "\n".join(lines), {"best_proxy": best.proxy})

@@ -9,20 +9,22 @@ to report on (a search never reads it, not even to pick from its hall of fame).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from greenmachine.benchmark import Benchmark, SampleProtocol, Sample, draw_sample, fixed_holdout, load_benchmark
+from greenmachine.benchmark import Benchmark, Sample, SampleProtocol, draw_sample, fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import candidate_archs, resolved
+from greenmachine.compute import Compute, cached_table
 from greenmachine.config import ProbeConfig
+from greenmachine.data import make_probe
 from greenmachine.energy import ESTIMATED
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.statistics.engine import passes_for
 from greenmachine.statistics.table import StatisticsTable
-from greenmachine.workspace import Compute, cached_table, make_probe
 
-SETS = ("search", "holdout", "evaluation")
+SETS = ("search", "holdout", "evaluation")  # a task's sets of archs, in the order reports show them
 
 
 @dataclass(frozen=True)
@@ -129,3 +131,9 @@ def prepare_task(space: str, dataset: str, metric: str | None, epochs: int | Non
     dropped = {int(a): "NaN statistics" for a in np.delete(archs, keep)}
     return TaskData(space, dataset, metric, epochs, sample, table, accuracy[keep], rows, dropped, probe.settings(),
                     float(cost.seconds.sum()), float(cost.joules.sum()), cost.source, pass_costs, searched)
+
+
+def searched_tasks(tasks: Sequence[TaskData], fitness: str) -> list[TaskData]:
+    """Return the tasks a search with `fitness` evolves on: the first with `kendall`, else every one not unseen."""
+    searched = [t for t in tasks if t.searched]
+    return searched[:1] if fitness == "kendall" else searched

@@ -9,6 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from greenmachine.archs import select_archs
 from greenmachine.cli import main
 from greenmachine.commands import compute_settings, proxies_of
 from greenmachine.commands.search import check_gp, evaluation_size_of
@@ -19,7 +20,6 @@ from greenmachine.proxies.loading import load_exported
 from greenmachine.spaces import get_space
 from greenmachine.statistics.runner import usable_cores
 from greenmachine.statistics.table import StatisticsTable
-from greenmachine.workspace import select_archs
 
 
 @pytest.fixture

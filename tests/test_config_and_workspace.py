@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from greenmachine.archs import select_archs
 from greenmachine.config import ConfigError, ProbeConfig, build, resolve_device
+from greenmachine.data import probe_source
 from greenmachine.errors import GreenmachineError, UnknownNameError
 from greenmachine.gp import GPConfig
+from greenmachine.presets import statistic_names
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.statistics.table import StatisticsTable, clean_columns
-from greenmachine.workspace import probe_source, select_archs, statistic_names
 
 
 def test_build_checks_keys_and_types():
@@ -79,7 +81,8 @@ def test_score_archs_measures_a_discovered_proxy_with_the_settings_it_was_found_
 
     from greenmachine.proxies import PROXIES
     from greenmachine.scoring import score_archs
-    from greenmachine.workspace import Compute, make_probe
+    from greenmachine.compute import Compute
+    from greenmachine.data import make_probe
 
     compute = Compute(workers=1, progress=False, cache_dir=str(tmp_path))
     probe = make_probe("cifar10", ProbeConfig(source="noise", batch_size=4))

@@ -15,11 +15,11 @@ from greenmachine import energy
 from greenmachine.energy import (ESTIMATED, MEASURED, Energy, EnergyMeter, PowerModel, RaplCounter, energy_from_metrics,
                                  format_joules, total_energy)
 from greenmachine.errors import GreenmachineError
+from greenmachine.files import atomic_write_npz
 from greenmachine.league import league, write_league
-from greenmachine.search import compute_spent
+from greenmachine.measurement import compute_spent
 from greenmachine.search_record import SearchRecord, TaskSummary, render_markdown
 from greenmachine.statistics import StatisticsOptions
-from greenmachine.files import atomic_write_npz
 from greenmachine.statistics.cache import ArchResult, StatisticsCache
 from greenmachine.statistics.runner import CacheJob, fill_cache
 

@@ -36,9 +36,9 @@ def test_same_seed_same_predictions_and_overlap_is_refused():
         fit_ensemble(scores, accuracy, np.arange(120), np.arange(100, 200))
 
 
-def test_infinities_are_clipped_and_nan_is_named():
-    x = feature_matrix({"p": np.array([1.0, -np.inf, 3.0])})
-    assert x[:, 0].tolist() == [1.0, 1.0, 3.0]
+def test_infinities_keep_their_order_and_nan_is_named():
+    x = feature_matrix({"p": np.array([1.0, -np.inf, 3.0])})  # the one policy: greenmachine.finite.finite_in_order
+    assert x[:, 0].tolist() == pytest.approx([1.0, 1.0 - (0.01 * 2.0 + 1e-6), 3.0], abs=1e-12) and x[1, 0] < 1.0
     with pytest.raises(GreenmachineError, match="proxy 'q' has NaN scores for 1 archs"):
         feature_matrix({"q": np.array([1.0, np.nan])})
 

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
+from greenmachine.correlations import UNRANKED, Correlation, best_by_tau, correlation, format_tau, rank_by_tau
 from greenmachine.league import league, ranking_bars, write_league
-from greenmachine.report import UNRANKED, Correlation, best_by_tau, correlation, format_tau, rank_by_tau
 from greenmachine.search_record import ProxyRow, SearchRecord, TaskSummary, render_markdown
 from greenmachine.statistics.cache import Cost
 
@@ -116,7 +116,7 @@ def test_the_search_report_has_no_best_baseline_when_none_ranks(tmp_path, taus):
 
 
 def test_scatter_plots_ranks_so_a_huge_range_stays_readable(tmp_path):
-    from greenmachine.report import percentile_ranks, plot_fitness, plot_scatter
+    from greenmachine.plots import percentile_ranks, plot_fitness, plot_scatter
 
     np.testing.assert_allclose(percentile_ranks(np.array([1e30, -5.0, 1e-30, 1e-30])), [100.0, 25.0, 62.5, 62.5])
     assert percentile_ranks(np.array([])).shape == (0,)

@@ -10,14 +10,15 @@ import torch
 from torch import nn
 
 import greenmachine as gm
+from greenmachine.compute import Compute
 from greenmachine.config import ProbeConfig
+from greenmachine.data import make_probe
 from greenmachine.errors import GreenmachineError
 from greenmachine.league import league
 from greenmachine.proxies.base import PROXIES, baseline_proxy
 from greenmachine.statistics.cache import init_seed
 from greenmachine.statistics.core import PASSES, STATISTICS, probe_pass, tagged
 from greenmachine.statistics.engine import default_statistics, lean_statistics, pass_runs
-from greenmachine.workspace import Compute, make_probe
 
 OPTIONS = gm.StatisticsOptions()
 

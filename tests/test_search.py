@@ -12,9 +12,10 @@ import torch
 from omegaconf import OmegaConf
 
 from greenmachine.commands import COMMANDS
+from greenmachine.correlations import Correlation
 from greenmachine.errors import CorruptFileError
-from greenmachine.report import Correlation
-from greenmachine.search import ProxyRow, best_baseline_fitness
+from greenmachine.measurement import best_baseline_fitness
+from greenmachine.search_record import ProxyRow
 from greenmachine.statistics.table import StatisticsTable
 
 
@@ -33,7 +34,7 @@ def test_search_defaults_are_the_commands(tmp_path):
 
     from greenmachine import Search
     from greenmachine.commands.search import settings_of
-    from greenmachine.search import SearchSettings
+    from greenmachine.search_settings import SearchSettings
 
     with initialize_config_module("greenmachine.conf", version_base="1.3"):
         default = settings_of(compose("search"))

@@ -16,8 +16,8 @@ import time
 import pytest
 from omegaconf import OmegaConf
 
-from greenmachine.errors import CorruptFileError
 from greenmachine.callbacks import MLflowLogger
+from greenmachine.errors import CorruptFileError
 from greenmachine.gp import GenerationRecord
 from greenmachine.tracking import (RUN_FILE, SWEEP_FILE, Headline, SweepCallback, ensure_store, headline_name,
                                    run_name, tracked_run)
@@ -137,7 +137,7 @@ def test_a_concluded_run_shows_its_headline_in_name_description_and_tags(tmp_pat
 
 def test_a_search_headline_shows_the_best_formula_as_sympy_latex_beside_the_best_baseline(tmp_path):
     from greenmachine.formula import readable
-    from greenmachine.report import Correlation
+    from greenmachine.correlations import Correlation
     from greenmachine.search_record import ProxyRow, SearchRecord, TaskSummary
     from greenmachine.summaries import search_headline
 

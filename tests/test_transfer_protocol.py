@@ -14,10 +14,11 @@ from greenmachine.callbacks import MLflowLogger
 from greenmachine.commands import statistic_names
 from greenmachine.commands.search import settings_of
 from greenmachine.config import ConfigError
-from greenmachine.report import Correlation
-from greenmachine.search import SearchSettings, searched_tasks
+from greenmachine.correlations import Correlation
 from greenmachine.search_record import ProxyRow, SearchRecord, TaskSummary, render_markdown
+from greenmachine.search_settings import SearchSettings
 from greenmachine.statistics.core import tagged
+from greenmachine.tasks import searched_tasks
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SETS = ("search", "holdout", "evaluation")

@@ -12,14 +12,15 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from greenmachine import conf_store  # noqa: F401  (stores the dataclass defaults the packaged config includes)
+from greenmachine.compute import Compute
 from greenmachine.config import ConfigError, ProbeConfig, build, resolve_device
+from greenmachine.presets import statistic_names
 from greenmachine.proxies.base import Proxy
 from greenmachine.registry import Registry
 from greenmachine.scoring import resolve_proxies as proxies_of  # noqa: F401  (the commands' name for it)
 from greenmachine.spaces import SearchSpace, Target, space_from_config
 from greenmachine.statistics import StatisticsOptions
 from greenmachine.tracking import Tracker, sweep_parent, tracked_run
-from greenmachine.workspace import Compute, statistic_names
 
 
 @dataclass(frozen=True)

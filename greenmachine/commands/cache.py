@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from greenmachine.archs import select_archs
 from greenmachine.commands import command, compute_settings, plain, probe_settings, statistics_settings, target_of
+from greenmachine.compute import make_cache
+from greenmachine.data import make_probe
 from greenmachine.energy import ESTIMATED, EnergyMeter
 from greenmachine.errors import check_choice
 from greenmachine.statistics.engine import passes_for
 from greenmachine.statistics.runner import BACKENDS, fill_cache
-from greenmachine.workspace import make_cache, make_probe, select_archs
 
 
 @command("cache", "compute and cache the statistics of a set of archs (resumable, parallel, CUDA or Ray)")

@@ -14,15 +14,16 @@ from greenmachine.benchmark import fixed_holdout, load_benchmark
 from greenmachine.benchmark.sampling import SampleProtocol, draw_sample
 from greenmachine.commands import (command, command_line, compute_settings, note_own_settings, plain, probe_settings,
                                    proxies_of, statistics_settings, target_of, track)
+from greenmachine.data import make_probe
 from greenmachine.energy import ESTIMATED, EnergyMeter
 from greenmachine.ensemble import REGRESSORS, fit_ensemble
 from greenmachine.errors import check_choice
-from greenmachine.graph import graph_feature_table
-from greenmachine.spaces import get_space
 from greenmachine.files import atomic_write_text
+from greenmachine.graph import graph_feature_table
+from greenmachine.markdown import markdown_table
 from greenmachine.scoring import score_archs
+from greenmachine.spaces import get_space
 from greenmachine.tracking import Headline, run_name
-from greenmachine.workspace import make_probe
 
 
 @command("ensemble", "GreenFactory-style regressor over proxy scores and graph features: predicts accuracy of unseen archs")
@@ -75,9 +76,9 @@ def ensemble(cfg: DictConfig) -> dict[str, object]:
         lines = [f"# Ensemble ({regressor}), {space} {dataset} ({metric})", "",
                  f"Trained on {result.n_train} archs, evaluated on the {result.n_test}-arch evaluation holdout; inputs: "
                  f"{len(scores) - n_graph} proxies and {n_graph} graph features.", "",
-                 "| Kendall tau | Spearman rho | MAE (accuracy points) | GreenFactory published tau |", "|---|---|---|---|",
-                 f"| {result.kendall:.3f} | {result.spearman:.3f} | {result.mae:.2f} | "
-                 f"{'n/a' if published is None else published} |",
+                 markdown_table(["Kendall tau", "Spearman rho", "MAE (accuracy points)", "GreenFactory published tau"],
+                                [[f"{result.kendall:.3f}", f"{result.spearman:.3f}", f"{result.mae:.2f}",
+                                  "n/a" if published is None else published]]),
                  "", f"Energy: statistics of the {len(archs)} archs {scored.energy}, fitting and predicting {fit_energy}"
                  + (f"; estimated with CodeCarbon's process model, {meter.model.describe()} (docs/energy.md)."
                     if ESTIMATED in (scored.energy.source, fit_energy.source) else "."),

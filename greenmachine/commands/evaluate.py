@@ -8,15 +8,16 @@ import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from greenmachine.archs import select_archs
 from greenmachine.benchmark import load_benchmark
 from greenmachine.commands import (command, command_line, compute_settings, note_own_settings, plain, probe_settings,
                                    proxies_of, statistics_settings, target_of, track)
+from greenmachine.data import make_probe
 from greenmachine.errors import GreenmachineError
 from greenmachine.league import league, write_league
 from greenmachine.scoring import score_archs
 from greenmachine.summaries import evaluate_headline
 from greenmachine.tracking import run_name
-from greenmachine.workspace import make_probe, select_archs
 
 
 def _check_rankable(count: int, spec: object, dropped: str = "") -> None:

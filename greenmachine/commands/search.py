@@ -12,7 +12,8 @@ from greenmachine.commands import (command, command_line, parent_run, plain, pro
                                    statistics_settings, threads_of, workers_of)
 from greenmachine.config import ConfigError, build
 from greenmachine.gp import GPConfig
-from greenmachine.search import Search, SearchSettings, check_terminals, evaluation_size_of, summary
+from greenmachine.search import Search, summary
+from greenmachine.search_settings import SearchSettings, check_terminals, evaluation_size_of
 
 
 def check_gp(settings: dict, statistics: list[str]) -> GPConfig:

@@ -1,4 +1,5 @@
-"""probe_batch: the probe of a dataset from a source string (`noise`, a .npz file, a CIFAR or ImageNet16 folder)."""
+"""probe_batch: the probe of a dataset from a source string (`noise`, a .npz file, a CIFAR or ImageNet16 folder);
+make_probe: the probe a ProbeConfig describes (`auto` resolved per dataset)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from greenmachine.config import ProbeConfig
 from greenmachine.data import cifar, imagenet16, noise, npz  # noqa: F401  (each registers its source kind)
 from greenmachine.data.probe import Probe
 from greenmachine.data.sources import SOURCES, ProbeSourceError
 from greenmachine.datasets import dataset_info
 from greenmachine.errors import DataNotFoundError, check_choice
+from greenmachine.paths import data_dir
 
 SPLITS = ("train", "test")
 # `kind:path`; two or more letters, so a Windows drive letter (`C:\...`) stays part of a path.
@@ -89,3 +92,22 @@ def probe_batch(dataset: str, source: str, batch_size: int = 64, seed: int = 0, 
         raise ProbeSourceError(f"seed={seed!r}; valid: an integer >= 0")
     kind, path = resolve_source(source)
     return SOURCES[kind].make(info, path, batch_size, seed, split)
+
+
+# Real probe images that ship with the benchmark data, per dataset (others default to noise).
+AUTO_PROBE_FILES = {"cifar10": "images/cifar10_test_500_jpeg.npz", "cifar10-valid": "images/cifar10_test_500_jpeg.npz"}
+
+
+def probe_source(dataset: str, source: str, data: str | Path | None) -> str:
+    """Return the concrete probe source for `source`, resolving `auto` per dataset (real images or noise)."""
+    if source != "auto":
+        return source
+    if dataset in AUTO_PROBE_FILES:
+        return str(data_dir(data) / AUTO_PROBE_FILES[dataset])
+    return "noise"
+
+
+def make_probe(dataset: str, config: ProbeConfig, data: str | Path | None = None) -> Probe:
+    """Return the probe batch described by `config` for `dataset`."""
+    return probe_batch(dataset, probe_source(dataset, config.source, data), batch_size=config.batch_size,
+                       seed=config.seed, split=config.split, resolution=config.resolution)

@@ -14,7 +14,8 @@ import functools
 import hashlib
 import operator
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,8 +131,10 @@ def evolve(table: StatisticsTable | Sequence[StatisticsTable], target: np.ndarra
         checkpoint: file to resume from if it exists, and to write after every generation (by a
             `Checkpoint` callback that runs before `callbacks`).
 
-    Raises GreenmachineError if a checkpoint was written by a search with other settings (other than
-    `generations`) or other data, CorruptFileError (naming it) if it is empty or damaged.
+    The search draws from the global `random` (DEAP's) and numpy generators; when it returns, they are
+    as the caller left them. Raises GreenmachineError if a checkpoint was written by a search with
+    other settings (other than `generations`) or other data, CorruptFileError (naming it) if it is
+    empty or damaged.
     """
     tables = [table] if isinstance(table, StatisticsTable) else list(table)
     targets = [target] if isinstance(table, StatisticsTable) else list(target)
@@ -151,26 +154,38 @@ def evolve(table: StatisticsTable | Sequence[StatisticsTable], target: np.ndarra
     else:
         state = None
 
-    if state is not None:
-        fitness.memo.update(state.memo)
-        state.memo = fitness.memo
-        random.setstate(state.random_state)
-        np.random.set_state(state.numpy_state)
-        stopped = False
-    else:
-        seed_everything(config.seed)
-        population = initial_population(pset, config)
-        state = SearchState(config, data_key, 0, population, HallOfFame(config.hall_of_fame), [], fitness.memo)
-        stopped = _complete(0, state, fitness, callbacks)
+    with _callers_random_state():
+        if state is not None:
+            fitness.memo.update(state.memo)
+            state.memo = fitness.memo
+            random.setstate(state.random_state)
+            np.random.set_state(state.numpy_state)
+            stopped = False
+        else:
+            seed_everything(config.seed)
+            population = initial_population(pset, config)
+            state = SearchState(config, data_key, 0, population, HallOfFame(config.hall_of_fame), [], fitness.memo)
+            stopped = _complete(0, state, fitness, callbacks)
 
-    breed = _breeder(pset, config)
-    for generation in range(state.generation + 1, config.generations + 1):
-        if stopped:
-            break
-        state.population = breed(state.population)
-        state.generation = generation
-        stopped = _complete(generation, state, fitness, callbacks)
+        breed = _breeder(pset, config)
+        for generation in range(state.generation + 1, config.generations + 1):
+            if stopped:
+                break
+            state.population = breed(state.population)
+            state.generation = generation
+            stopped = _complete(generation, state, fitness, callbacks)
     return SearchResult(tuple(state.hall_of_fame.entries), tuple(state.log), statistics, pareto_front(fitness.memo))
+
+
+@contextmanager
+def _callers_random_state() -> Iterator[None]:
+    """Run the block on the global `random` and numpy generators, then give them back to the caller as they were."""
+    saved = random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
 
 
 def initial_population(pset: gp.PrimitiveSetTyped, config: GPConfig) -> list[Individual]:

@@ -85,11 +85,13 @@ def compute_archs(job: CacheJob, work: Work) -> dict[str, list[ArchResult]]:
     that raises with status `error:<message>`; neither stops the chunk.
     """
     threads = torch.get_num_threads()
+    device = torch.device(job.device)
     torch.set_num_threads(job.threads)
-    try:
-        return _compute(job, work)
+    try:  # in-process runs leave the caller's thread count and random generators as they were
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            return _compute(job, work)
     finally:
-        torch.set_num_threads(threads)  # in-process runs leave the caller's setting as it was
+        torch.set_num_threads(threads)
 
 
 def _compute(job: CacheJob, work: Work) -> dict[str, list[ArchResult]]:

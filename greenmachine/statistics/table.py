@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from greenmachine.finite import finite_in_order
 from greenmachine.statistics.core import split_by_kind
 
 
@@ -83,17 +84,13 @@ def clean_columns(table: StatisticsTable) -> tuple[StatisticsTable, np.ndarray]:
     """Return the table with infinities made finite and the positions of rows holding a NaN.
 
     -inf (e.g. AZ-NAS trainability of an identity network) becomes slightly below the column's
-    finite minimum and +inf slightly above its maximum, so the order of archs is kept.
+    finite minimum and +inf slightly above its maximum, so the order of archs is kept (`finite_in_order`,
+    the one policy for non-finite values; a per-layer column's range includes its zero padding).
     """
     bad = torch.zeros(len(table), dtype=torch.bool)
 
     def finite(column: torch.Tensor) -> torch.Tensor:
-        values = column[torch.isfinite(column)]
-        if values.numel() == 0:
-            return torch.zeros_like(column)
-        low, high = values.min(), values.max()
-        margin = 0.01 * (high - low) + 1e-6
-        return torch.nan_to_num(column, nan=float("nan"), posinf=float(high + margin), neginf=float(low - margin))
+        return torch.from_numpy(finite_in_order(column, nan="keep"))
 
     layer = {}
     for name, column in table.layer.items():

@@ -80,6 +80,16 @@ def test_same_seed_same_hall_of_fame(table):
     assert _key(evolve(table, target, dataclasses.replace(SMALL, seed=4))) != _key(first)
 
 
+def test_the_callers_random_generators_are_as_it_left_them(table):
+    random.seed(11)
+    np.random.seed(12)
+    expected = random.random(), np.random.random()
+    random.seed(11)
+    np.random.seed(12)
+    evolve(table, _noisy(table.scalar["t"].numpy()), dataclasses.replace(SMALL, generations=1))
+    assert (random.random(), np.random.random()) == expected
+
+
 class Killed(Exception):
     pass
 

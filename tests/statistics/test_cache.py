@@ -93,6 +93,16 @@ def test_a_failing_network_is_recorded_and_the_chunk_goes_on(tmp_path, monkeypat
     assert status[11].startswith("error:RuntimeError: out of memory")
 
 
+def test_compute_archs_leaves_the_callers_torch_generator_and_threads_as_they_were(tmp_path):
+    _, job = make(tmp_path)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    threads = torch.get_num_threads()
+    compute_archs(job, [(3, ("structure",))])  # seeds each network's initialisation
+    assert torch.equal(torch.rand(3), expected) and torch.get_num_threads() == threads
+
+
 def test_nonfinite_statistics_are_flagged(tmp_path):
     cache, job = make(tmp_path)
     # arch 3 has a cell with no path through convolutions: AZ-NAS trainability is -inf by definition

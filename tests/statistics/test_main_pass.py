@@ -10,14 +10,15 @@ import pytest
 import torch
 from torch import nn
 
+from greenmachine.archs import select_archs
 from greenmachine.config import ProbeConfig
+from greenmachine.data import make_probe
 from greenmachine.data.probe import Probe
 from greenmachine.paths import data_dir
 from greenmachine.spaces import get_space
 from greenmachine.statistics import PASSES, StatisticsOptions, compute_statistics
 from greenmachine.statistics.cache import init_seed
 from greenmachine.statistics.main_pass import JACOV_K, THREADS_RTOL
-from greenmachine.workspace import make_probe, select_archs
 
 # A TSS cell with every op kind (conv 3x3 and 1x1, pool, skip, none).
 TSS_ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"

@@ -1,96 +1,19 @@
-"""Honest numbers: Kendall, Spearman and top-10 % precision of proxies on each set of archs, and plots."""
+"""Figures of a run: fitness per generation, score rank against accuracy rank, a league's ranking bars.
+
+Each draws on a matplotlib `Figure` of its own (no pyplot), so the caller's backend and pyplot state
+stay as they are, and writes a PNG.
+"""
 
 from __future__ import annotations
 
-import math
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
-import torch
 
-from greenmachine.metrics import kendall, precision_at_top, spearman
-from greenmachine.proxies.base import PROXIES
-from greenmachine.statistics.table import StatisticsTable
-
-T = TypeVar("T")
-UNRANKED = "n/a (constant or non-finite scores)"
-"""How a table shows an undefined (NaN) tau: the proxy gave every arch the same score, or none a finite one."""
-
-
-@dataclass(frozen=True)
-class Correlation:
-    """How well scores rank archs: Kendall tau, Spearman rho, precision of the top 10 %, over n archs."""
-
-    kendall: float
-    spearman: float
-    top10: float
-    n: int
-
-
-def worst_filled(scores: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Return scores as float64 with NaN and infinities replaced by values below every finite score.
-
-    A proxy that fails on an arch ranks it last (NASLib maps failures to -1e8 for the same reason).
-    """
-    s = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64).copy()
-    finite = np.isfinite(s)
-    if not finite.any():
-        return np.zeros_like(s)
-    low = s[finite].min()
-    s[np.isposinf(s)] = s[finite].max() + 1.0  # +inf still ranks first
-    s[~np.isfinite(s)] = low - 1.0
-    return s
-
-
-def correlation(scores: np.ndarray | torch.Tensor, accuracy: np.ndarray) -> Correlation:
-    """Return the Correlation of `scores` with `accuracy` (failures ranked last).
-
-    Scores that rank nothing (constant, or no finite one) have NaN tau, rho and top-10 % precision.
-    """
-    s = worst_filled(scores)
-    top10 = precision_at_top(s, accuracy, 0.1) if len(s) and s.max() > s.min() else math.nan
-    return Correlation(kendall(s, accuracy), spearman(s, accuracy), top10, len(s))
-
-
-def _tau_key(tau: float) -> tuple[bool, float]:
-    undefined = math.isnan(tau)
-    return undefined, 0.0 if undefined else -tau
-
-
-def rank_by_tau(items: Iterable[T], tau: Callable[[T], float]) -> list[T]:
-    """Return `items` ranked by `tau(item)`, best first; items whose tau is NaN come last, in their given order.
-
-    Every ranking by tau (league tables, bar charts, reports, the best baseline) goes through here:
-    a NaN compares false with everything, so a plain sort by tau scrambles the whole order.
-    """
-    return sorted(items, key=lambda item: _tau_key(float(tau(item))))
-
-
-def best_by_tau(items: Iterable[T], tau: Callable[[T], float]) -> T | None:
-    """Return the item with the best defined (non-NaN) `tau(item)`, or None when no item has one."""
-    ranked = rank_by_tau(items, tau)
-    return ranked[0] if ranked and not math.isnan(float(tau(ranked[0]))) else None
-
-
-def format_tau(value: float, digits: int = 3) -> str:
-    """Return a tau (or rho, precision) for a table: `digits` decimals, or UNRANKED for NaN."""
-    return UNRANKED if math.isnan(value) else f"{value:.{digits}f}"
-
-
-def baseline_names(table: StatisticsTable) -> list[str]:
-    """Return the registered proxies a search report compares against: those whose statistics are all in `table`,
-    but for the ones tagged `unreported`."""
-    have = set(table.layer) | set(table.scalar)
-    return [name for name, proxy in PROXIES.items() if set(proxy.statistics) <= have and "unreported" not in proxy.tags]
-
-
-def score_baselines(table: StatisticsTable, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Return each baseline's scores on the table's archs (pool-relative ones ranked within the table)."""
-    return {name: PROXIES[name].evaluate(table).double().cpu().numpy() for name in names}
+from greenmachine.correlations import correlation, float64_scores, format_tau
+from greenmachine.finite import finite_in_order
 
 
 def plot_fitness(log: Sequence[Mapping[str, float]], path: Path, reference: tuple[str, float] | None = None) -> Path:
@@ -103,7 +26,7 @@ def plot_fitness(log: Sequence[Mapping[str, float]], path: Path, reference: tupl
     from matplotlib.ticker import MaxNLocator
 
     generations = [r["generation"] for r in log]
-    fig = Figure(figsize=(6, 3.6))  # no pyplot: the caller's matplotlib backend and state stay as they are
+    fig = Figure(figsize=(6, 3.6))
     ax = fig.subplots()
     ax.plot(generations, [r["best_fitness"] for r in log], label="best", color="tab:green", marker="o", markersize=3)
     median = [r["median_fitness"] if np.isfinite(r["median_fitness"]) else np.nan for r in log]
@@ -147,8 +70,8 @@ def plot_scatter(scores: np.ndarray, accuracy: np.ndarray, title: str, path: Pat
     """
     from matplotlib.figure import Figure
 
-    raw = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64)
-    s = worst_filled(raw)
+    raw = float64_scores(scores)
+    s = finite_in_order(raw)
     c = correlation(s, accuracy)
     x, y = percentile_ranks(s), percentile_ranks(np.asarray(accuracy, dtype=np.float64))
     failed = ~np.isfinite(raw)
@@ -168,6 +91,21 @@ def plot_scatter(scores: np.ndarray, accuracy: np.ndarray, title: str, path: Pat
     wrapped = "\n".join(textwrap.wrap(title, 64))  # a long formula would run off the figure
     ax.set_title(f"{wrapped}\nKendall {format_tau(c.kendall)}, Spearman {format_tau(c.spearman)}, n={c.n}", fontsize=9)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def plot_ranking(labels: Sequence[str], taus: Sequence[float], title: str, path: Path) -> Path:
+    """Plot a league's ranking as horizontal bars of Kendall tau (`labels` and `taus` bottom bar first) to `path`; return it."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 0.35 * len(labels) + 1.2))
+    ax = fig.subplots()
+    ax.barh(labels, taus, color="tab:green")
+    ax.set_xlabel("Kendall tau")
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return path
