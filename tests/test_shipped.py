@@ -87,7 +87,9 @@ def test_the_committed_scores_are_what_the_shipped_proxies_compute(path):
             torch.manual_seed(init_seed(probe.seed, arch))
             net = gm.build_network(space, arch, dataset)
             got = gm.score(net, probe, proxies=[name])[name]
-            assert got == pytest.approx(row[name], rel=1e-4, abs=1e-6), (space, arch, name)
+            # rel 5e-4: torch's reductions round differently with the thread count, and gm_tss multiplies
+            # about ten such sums (NAS-Bench-101 arch 1 moves by 1.2e-4 between 1 and 2 threads)
+            assert got == pytest.approx(row[name], rel=5e-4, abs=1e-6), (space, arch, name)
         checked += 1
         if checked == 2:
             break
