@@ -12,11 +12,11 @@ import torch
 
 import greenmachine as gm
 from greenmachine.config import ProbeConfig
+from greenmachine.data import make_probe
 from greenmachine.proxies import PROXIES, SHIPPED
 from greenmachine.spaces import all_spaces
 from greenmachine.statistics.cache import init_seed
 from greenmachine.statistics.engine import compute_statistics
-from greenmachine.workspace import make_probe
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 
