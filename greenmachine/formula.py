@@ -44,8 +44,9 @@ def _layer_operator(name: str) -> type:
     """Return the sympy function `name_l(...)`: an opaque operation over a network's layers."""
     import sympy
 
-    def latex(self, printer) -> str:
-        return rf"\operatorname{{{name}}}_{{l}}\left({', '.join(printer._print(a) for a in self.args)}\right)"
+    def latex(self, printer, exp: str | None = None) -> str:  # sympy passes `exp` when the call is raised to a power
+        call = rf"\operatorname{{{name}}}_{{l}}\left({', '.join(printer._print(a) for a in self.args)}\right)"
+        return call if exp is None else rf"{call}^{{{exp}}}"
 
     def text(self, printer) -> str:
         return f"{name}_l({', '.join(printer._print(a) for a in self.args)})"

@@ -190,3 +190,12 @@ def test_an_exported_module_inlines_only_the_passes_it_reads(tmp_path):
     standalone = score_without_greenmachine(path, net, inputs, None, tmp_path)
     assert standalone == score_network(net, inputs, None, "mul(params, synflow)", ("params", "synflow"), 0,
                                        StatisticsOptions())
+
+
+def test_a_layer_reduction_raised_to_a_power_renders_in_latex():
+    """sympy hands the exponent to a function's own LaTeX printer; a squared layer reduction printed (it once raised)."""
+    from greenmachine.formula import readable, to_latex
+
+    expression = "square(max_layers(layer_width, mask))"
+    assert to_latex(expression) == r"\operatorname{max}_{l}\left(\mathrm{layer\_width}\right)^{2}"
+    assert readable(expression)[1] == r"\operatorname{max}_{l}\left(\mathrm{layer\_width}\right)^{2}"

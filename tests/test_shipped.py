@@ -72,7 +72,7 @@ def test_the_committed_scores_are_what_the_shipped_proxies_compute(path):
     table = pd.read_csv(path)
     dataset = table.dataset.iloc[0]
     probe = make_probe(dataset, ProbeConfig())
-    statistics = {name: PROXIES[name] for name in SHIPPED}
+    statistics = {name: PROXIES[name] for name in SHIPPED if name in table.columns}
     checked = 0
     for _, row in table[table.dataset == dataset].iterrows():
         arch = int(row.arch_index)
@@ -83,7 +83,7 @@ def test_the_committed_scores_are_what_the_shipped_proxies_compute(path):
             finite &= all(np.all(np.isfinite(v)) for v in [*stats.layer.values(), *stats.scalar.values()])
         if not finite:
             continue
-        for name in SHIPPED:
+        for name in (n for n in SHIPPED if n in table.columns):  # tables written before a proxy shipped lack it
             torch.manual_seed(init_seed(probe.seed, arch))
             net = gm.build_network(space, arch, dataset)
             got = gm.score(net, probe, proxies=[name])[name]

@@ -52,16 +52,27 @@ def test_a_docstring_carries_one_line_of_results_that_the_results_file_holds(nam
         assert bool(star) == (target in searched_targets(name)) == bool(match.searched.iloc[0])
 
 
-def test_the_transfer_matrix_reads_a_whole_space_table_before_a_partial_one(tmp_path):
+def test_the_transfer_matrix_reads_a_whole_space_table_before_the_partial_ones_largest_first(tmp_path):
     import transfer_matrix
 
     for name in ("scores_transnas_micro_500.csv.xz", "scores_transnas_micro_1000.csv.xz"):
         (tmp_path / name).touch()
-    assert transfer_matrix.table_of("transnas_micro", tmp_path).name == "scores_transnas_micro_1000.csv.xz"
+    names = lambda: [p.name for p in transfer_matrix.tables_of("transnas_micro", tmp_path)]  # noqa: E731
+    assert names() == ["scores_transnas_micro_1000.csv.xz", "scores_transnas_micro_500.csv.xz"]
     (tmp_path / "scores_transnas_micro.csv.xz").touch()
-    assert transfer_matrix.table_of("transnas_micro", tmp_path).name == "scores_transnas_micro.csv.xz"
+    assert names()[0] == "scores_transnas_micro.csv.xz" and len(names()) == 3
     with pytest.raises(FileNotFoundError, match="no scores_nasbench101"):
-        transfer_matrix.table_of("nasbench101", tmp_path)
+        transfer_matrix.tables_of("nasbench101", tmp_path)
+
+
+def test_a_proxy_missing_from_the_whole_space_table_is_read_from_the_largest_partial_one():
+    import transfer_matrix
+
+    cells = {(c.proxy, c.target): c for c in transfer_matrix.transfer_cells()}
+    whole = cells[("gm_tss", "nats_tss/cifar10")]
+    partial = cells[("gm_transfer", "nats_tss/cifar10")]
+    assert whole.table == "scores_nats_tss.csv.xz" and whole.archs == 15625
+    assert partial.table == "scores_nats_tss_500.csv.xz" and partial.archs == 500
 
 
 def test_the_committed_transfer_matrix_marks_each_proxys_searched_targets():

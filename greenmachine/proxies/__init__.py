@@ -19,7 +19,7 @@ from greenmachine.statistics.engine import network_tables
 
 
 # Proxies greenmachine discovered and ships: modules of this package written by `greenmachine export`.
-SHIPPED: tuple[str, ...] = ("gm_tss", "gm_sss", "gm_general", "gm_sss_cifar10", "gm_sss_cifar100")
+SHIPPED: tuple[str, ...] = ("gm_tss", "gm_sss", "gm_general", "gm_sss_cifar10", "gm_sss_cifar100", "gm_transfer")
 for _name in SHIPPED:
     _module = import_module(f"greenmachine.proxies.{_name}")
     register_proxy(expression_proxy(_module.NAME, _module.EXPRESSION, _module.STATISTICS,
