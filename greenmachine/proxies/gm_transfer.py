@@ -21,6 +21,10 @@ nas_bench_macro/cifar10 0.501, transnas_micro/class_scene 0.538,
 transnas_micro/class_object 0.331, nasbench101/cifar10 0.460. Every measured number,
 with its table: experiments/results/shipped_proxies.csv; the transfer matrix: docs/transfer.md.
 
+Cost per arch: 0.42 s, the recorded wall time of the statistics passes it reads over its search's
+NATS samples (one CPU thread per worker on a shared 2-core machine), 13 J estimated (CodeCarbon's
+process model; the search's `seconds_per_arch` and `joules_per_arch`).
+
 Reads no graph count (merges, paths), so it means the same on any CNN: plain, residual and
 inverted-residual families score finitely and distinctly (tests/test_families.py).
 
