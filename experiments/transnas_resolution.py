@@ -3,7 +3,7 @@
 TransNAS-Bench-101 networks were trained on 256x256 Taskonomy images; none ship with the data, so
 greenmachine probes them with Gaussian noise at 64x64 (a 256x256 pass costs about 16x more). This
 script scores the first N archs of the fixed random order at both resolutions with the label-free
-lean proxies and prints, per proxy, the Kendall tau between its 64x64 and 256x256 scores and each
+lean proxies and the shipped proxies (label-free too: they read only lean statistics) and prints, per proxy, the Kendall tau between its 64x64 and 256x256 scores and each
 resolution's tau against the benchmark's accuracy.
 
     python experiments/transnas_resolution.py [--archs 200] [--dataset class_scene] [--high 256]
@@ -22,6 +22,7 @@ from greenmachine import Compute, score_archs, select_archs
 from greenmachine.benchmark import load_benchmark
 from greenmachine.config import ProbeConfig
 from greenmachine.metrics import kendall
+from greenmachine.proxies import SHIPPED
 from greenmachine.report import worst_filled
 
 SPACE = "transnas_micro"
@@ -42,7 +43,7 @@ def main() -> None:
     for resolution in (args.low, args.high):
         probe_config = ProbeConfig(resolution=resolution)
         start = time.perf_counter()
-        scored[resolution] = score_archs(LABEL_FREE, SPACE, args.dataset, archs, "lean", probe_config,
+        scored[resolution] = score_archs([*LABEL_FREE, *SHIPPED], SPACE, args.dataset, archs, "lean", probe_config,
                                          Compute(workers=args.workers))
         seconds[resolution] = scored[resolution].seconds / max(1, len(scored[resolution].archs))
         print(f"{args.dataset} at {resolution}x{resolution}: {len(scored[resolution].archs)} archs, "
@@ -58,7 +59,7 @@ def main() -> None:
           f"seed {probe_config.seed}\n")
     print(f"| proxy | tau {args.low} vs {args.high} | tau vs accuracy at {args.low} | tau vs accuracy at {args.high} |")
     print("|---|---|---|---|")
-    for name in LABEL_FREE:
+    for name in [*LABEL_FREE, *SHIPPED]:
         low, high = on_common(args.low, name), on_common(args.high, name)
         print(f"| {name} | {kendall(low, high):.3f} | {kendall(low, accuracy):.3f} | {kendall(high, accuracy):.3f} |")
     print(f"\ncost: {seconds[args.high] / seconds[args.low]:.1f}x the recorded statistics time per arch at "
