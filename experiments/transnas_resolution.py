@@ -3,7 +3,7 @@
 TransNAS-Bench-101 networks were trained on 256x256 Taskonomy images; none ship with the data, so
 greenmachine probes them with Gaussian noise at 64x64 (a 256x256 pass costs about 16x more). This
 script scores the first N archs of the fixed random order at both resolutions with the label-free
-lean proxies and prints, per proxy, the Kendall tau between its 64x64 and 256x256 scores and each
+lean proxies and the shipped proxies (label-free too: they read only lean statistics) and prints, per proxy, the Kendall tau between its 64x64 and 256x256 scores and each
 resolution's tau against the benchmark's accuracy.
 
     python experiments/transnas_resolution.py [--archs 200] [--dataset class_scene] [--high 256]
@@ -24,6 +24,7 @@ from greenmachine.config import ProbeConfig
 from greenmachine.finite import finite_in_order
 from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall
+from greenmachine.proxies import SHIPPED
 
 SPACE = "transnas_micro"
 # Label-free proxies of the lean passes (no labels, no backward through a loss).
@@ -43,7 +44,7 @@ def main() -> None:
     for resolution in (args.low, args.high):
         probe_config = ProbeConfig(resolution=resolution)
         start = time.perf_counter()
-        scored[resolution] = score_archs(LABEL_FREE, SPACE, args.dataset, archs, "lean", probe_config,
+        scored[resolution] = score_archs([*LABEL_FREE, *SHIPPED], SPACE, args.dataset, archs, "lean", probe_config,
                                          Compute(workers=args.workers))
         seconds[resolution] = scored[resolution].seconds / max(1, len(scored[resolution].archs))
         print(f"{args.dataset} at {resolution}x{resolution}: {len(scored[resolution].archs)} archs, "
@@ -58,7 +59,7 @@ def main() -> None:
     print(f"\n{len(common)} archs scored at both; Gaussian-noise probe, batch {probe_config.batch_size}, "
           f"seed {probe_config.seed}\n")
     rows = []
-    for name in LABEL_FREE:
+    for name in [*LABEL_FREE, *SHIPPED]:
         low, high = on_common(args.low, name), on_common(args.high, name)
         rows.append([name, f"{kendall(low, high):.3f}", f"{kendall(low, accuracy):.3f}", f"{kendall(high, accuracy):.3f}"])
     print(markdown_table(["proxy", f"tau {args.low} vs {args.high}", f"tau vs accuracy at {args.low}",
