@@ -41,5 +41,13 @@ for _info in (
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """Return the DatasetInfo of `name`; raises UnknownNameError listing the valid datasets."""
+    """Return the DatasetInfo of `name`; raises UnknownNameError listing the valid datasets.
+
+    Datasets of other spaces (TransNAS's `class_scene`, ...) are registered with their space, so an
+    unknown name first registers every space.
+    """
+    if name not in DATASETS:
+        from greenmachine.spaces.registry import discover  # imported here: the registry imports DATASETS
+
+        discover()
     return DATASETS[name]

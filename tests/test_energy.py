@@ -214,3 +214,10 @@ def test_the_search_report_and_its_metrics_are_labelled(tmp_path):
     report = render_markdown(SearchRecord(tasks=(summary,), compute=spent))
     assert "7 archs, 3 s of recorded pass time, 120 J (measured)" in report
     assert "1.5 s of search (30 J (estimated))" in report and "CodeCarbon's process model" in report
+
+
+def test_the_cost_of_no_archs_is_empty_not_an_error(tmp_path):
+    """score_archs asks for the cost of the archs it kept, which is none when every arch failed a statistic."""
+    cache, _ = _small_cache(tmp_path)
+    cost = cache.costs(["structure"], np.array([], dtype=np.int64))
+    assert (len(cost.seconds), len(cost.joules), cost.measured.dtype) == (0, 0, np.dtype(bool))

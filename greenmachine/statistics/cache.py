@@ -342,7 +342,7 @@ class StatisticsCache:
             records = [held[int(a)] for a in archs]
             seconds += [r.seconds for r in records]
             joules += [r.joules if np.isfinite(r.joules) else estimate_from_seconds(r.seconds) for r in records]
-            measured &= [r.energy_source == MEASURED and np.isfinite(r.joules) for r in records]
+            measured &= np.array([r.energy_source == MEASURED and np.isfinite(r.joules) for r in records], dtype=bool)
         return Cost(seconds, joules, measured)
 
     def load(self, names: list[str], archs: np.ndarray) -> tuple[StatisticsTable, dict[int, str]]:

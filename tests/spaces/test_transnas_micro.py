@@ -219,3 +219,13 @@ def test_every_naslib_arch_has_naslibs_parameter_count(monkeypatch):
         if got != round(params_m * 1e6):
             mismatches.append((arch, got, params_m))
     assert mismatches == []
+
+
+def test_a_fresh_interpreter_finds_a_transnas_dataset_without_loading_the_space_first():
+    """make_probe and score_archs look datasets up before any space is loaded (`class_scene` is TransNAS's)."""
+    import subprocess
+    import sys
+
+    code = "from greenmachine.datasets import dataset_info; print(dataset_info('class_scene').num_classes)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "47"
