@@ -24,7 +24,7 @@ import re
 from greenmachine.energy import format_joules, power_model, estimate_from_seconds
 from greenmachine.markdown import markdown_table
 
-SHIPPED = ("gm_tss", "gm_sss", "gm_general", "gm_sss_cifar10", "gm_sss_cifar100")
+SHIPPED = ("gm_tss_cells", "gm_sss", "gm_general_cells", "gm_sss_cifar10", "gm_sss_cifar100")
 ARCHS_PER_TARGET = 1000 + 1000 + 3000
 # lean statistics, recorded pass time per arch (s), whole-space runs, one thread per worker on the shared 2-core machine
 RECORDED_SECONDS = {

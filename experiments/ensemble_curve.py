@@ -40,7 +40,7 @@ RESULTS = Path(__file__).parent / "results"
 CURVE = RESULTS / "ensemble_curve.csv"
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 LEAN_BASELINES = ("meco", "meco_opt", "az_nas", "synflow", "zen", "l2_norm", "params", "flops")
-SHIPPED = ("gm_tss", "gm_sss", "gm_general", "gm_sss_cifar10", "gm_sss_cifar100")
+SHIPPED = ("gm_tss_cells", "gm_sss", "gm_general_cells", "gm_sss_cifar10", "gm_sss_cifar100")
 INPUTS = ("baselines", "baselines+graph", "baselines+graph+gm")
 KEY = ["space", "dataset", "inputs", "regressor", "n_train", "seed"]
 # Published Kendall tau drawn as reference lines: (system, label) per space's `published`.

@@ -1,9 +1,10 @@
-"""Print each shipped proxy's scores on the network families of tests/test_families.py (same networks and probe).
+"""Print each discovered proxy's scores (shipped and NATS-cell ones) on the families of tests/test_families.py.
 
     python experiments/family_scores.py
 
-One Markdown row per proxy and family: the score of each member in (width, blocks) order, whether all
-are finite and how many are distinct (the family test asks for all of them).
+Same networks and probe as the test. One Markdown row per proxy and family: the score of each member
+in (width, blocks) order, whether all are finite and how many are distinct (the family test asks
+shipped proxies for all of them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the families are
 
 import greenmachine as gm  # noqa: E402
 from greenmachine.markdown import markdown_table  # noqa: E402
-from greenmachine.proxies import SHIPPED  # noqa: E402
+from greenmachine.proxies import DISCOVERED  # noqa: E402
 from tests.test_families import FAMILIES, MEMBERS, family_probe, network  # noqa: E402
 
 
@@ -26,9 +27,9 @@ def main() -> None:
     print(f"members (width, blocks): {MEMBERS}")
     rows = []
     for family in FAMILIES:
-        scores: dict[str, list[float]] = {name: [] for name in SHIPPED}
+        scores: dict[str, list[float]] = {name: [] for name in DISCOVERED}
         for width, depth in MEMBERS:
-            for name, value in gm.score(network(family, width, depth), probe, proxies=list(SHIPPED)).items():
+            for name, value in gm.score(network(family, width, depth), probe, proxies=list(DISCOVERED)).items():
                 scores[name].append(value)
         for name, values in scores.items():
             v = np.asarray(values)

@@ -1,13 +1,14 @@
-"""Shipped proxies and lean baselines over whole spaces: per-arch scores and their correlations.
+"""Discovered proxies and baselines over whole spaces or their first N archs: per-arch scores and correlations.
 
-    python experiments/full_space.py compute [--spaces nats_tss nats_sss ...] [--datasets ...] [--archs all]
+    python experiments/full_space.py compute [--spaces nats_tss nats_sss ...] [--datasets ...] [--archs all] [--label-based]
     python experiments/full_space.py check
 
 Every built-in space can be scored (`--spaces nas_bench_macro transnas_micro nasbench101`); the
 datasets default to each space's own (all but cifar10-valid).
 
 `compute` fills the statistics cache for every arch (resumable: a killed run picks up where it
-stopped), scores the shipped proxies and the lean baselines, and writes the per-arch scores to
+stopped), scores the discovered proxies (shipped and NATS-cell ones) and the lean baselines (with
+`--label-based` also the main-pass ones: snip, zico, nwot, jacov, ...), and writes the per-arch scores to
 `experiments/results/scores_<space>.csv.xz` (whole space) or `scores_<space>_<N>.csv.xz` (`--archs N`:
 the fixed random N-arch evaluation holdout), columns arch_index, dataset, one per proxy; each
 dataset's rows are written as soon as they are scored. `check` needs no statistics: it reads every
@@ -30,7 +31,7 @@ from greenmachine.files import atomic_open
 from greenmachine.finite import finite_in_order
 from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall, spearman
-from greenmachine.proxies import SHIPPED
+from greenmachine.proxies import DISCOVERED
 from greenmachine.spaces import all_spaces, get_space
 
 RESULTS = Path(__file__).parent / "results"
@@ -38,6 +39,9 @@ TABLE = ".csv.xz"  # xz keeps a whole space's three datasets (~100,000 rows) und
 CONF = Path(__file__).resolve().parents[1] / "conf"
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")  # the NATS datasets, in the tables' order
 LEAN_BASELINES = ("meco", "meco_opt", "az_nas", "synflow", "zen", "l2_norm", "params", "flops")
+# Baselines of the main pass (labels, weight and input gradients, ReLU codes): about 0.2-8 s per arch more
+# here, so written only with --label-based (on the 500-arch holdouts of the transfer matrix).
+LABEL_BASELINES = ("snip", "grad_norm", "fisher", "zico", "plain", "jacov", "nwot")
 # Best published training-free Kendall tau over a whole space (each space's `published`, from ANCHORS.md).
 TRAINING_FREE = ("VKDNW_agg", "EZNAS")
 
@@ -72,19 +76,22 @@ def space_datasets(space: str) -> list[str]:
     return [d for d in get_space(space).dataset_names() if d != "cifar10-valid"]
 
 
-def compute(spaces: list[str], datasets: list[str] | None, archs_spec: str, workers: int | None) -> None:
-    """Score the archs of each space and dataset with the shipped proxies and lean baselines; write the tables.
+def compute(spaces: list[str], datasets: list[str] | None, archs_spec: str, workers: int | None,
+            label_based: bool = False) -> None:
+    """Score the archs of each space and dataset with the discovered proxies and lean baselines; write the tables.
 
-    Each dataset's scores are written as soon as they are computed, so an interrupted run keeps them.
-    None datasets are each space's own (`space_datasets`).
+    `label_based` adds the main-pass baselines (LABEL_BASELINES). Each dataset's scores are written as
+    soon as they are computed, so an interrupted run keeps them. None datasets are each space's own
+    (`space_datasets`).
     """
+    proxies = [*DISCOVERED, *LEAN_BASELINES, *(LABEL_BASELINES if label_based else ())]
     RESULTS.mkdir(parents=True, exist_ok=True)
     for space in spaces:
         path = scores_path(space, archs_spec)
         for dataset in datasets or space_datasets(space):
             archs = np.sort(select_archs(space, archs_spec if archs_spec == "all" else int(archs_spec)))
             # the settings of `greenmachine cache statistics=lean` (default probe), so scores reuse its cache
-            scored = score_archs([*SHIPPED, *LEAN_BASELINES], space, dataset, archs, "lean",
+            scored = score_archs(proxies, space, dataset, archs, "lean",
                                  compute=Compute(workers=workers))
             frame = pd.DataFrame({"arch_index": scored.archs, "dataset": dataset} | scored.scores)
             write_dataset(path, frame)
@@ -127,20 +134,20 @@ def plot_taus(space: str, stem: str, taus: dict[str, dict[str, float]], sizes: d
     import matplotlib.pyplot as plt
 
     datasets = list(next(iter(taus.values())))
-    names = sorted(rank_by_tau(taus, lambda n: np.mean(list(taus[n].values()))), key=lambda n: n not in SHIPPED)
+    names = sorted(rank_by_tau(taus, lambda n: np.mean(list(taus[n].values()))), key=lambda n: n not in DISCOVERED)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     width = 0.8 / len(names)
     for i, name in enumerate(names):
         x = np.arange(len(datasets)) + (i - len(names) / 2 + 0.5) * width
         ax.bar(x, [taus[name][d] for d in datasets], width, label=name,
-               color=plt.cm.tab20(i % 20), edgecolor="black" if name in SHIPPED else "none", linewidth=0.8)
+               color=plt.cm.tab20(i % 20), edgecolor="black" if name in DISCOVERED else "none", linewidth=0.8)
     for j, dataset in enumerate(datasets):
         if best := anchor(space, dataset):
             ax.hlines(best[1], j - 0.45, j + 0.45, colors="black", linestyles="dashed")
     ax.set_xticks(np.arange(len(datasets)), [f"{d}\n{sizes[d]:,} archs" for d in datasets])
     ax.set_ylabel("Kendall tau (benchmark accuracy)")
     lowest = min(min(v.values()) for v in taus.values())
-    ax.set_ylim(min(0.0, lowest - 0.05), 1)  # a negative tau (gm_tss on NAS-Bench-Macro) shows as a bar below 0
+    ax.set_ylim(min(0.0, lowest - 0.05), 1)  # a negative tau (gm_tss_cells on NAS-Bench-Macro) shows as a bar below 0
     ax.axhline(0, color="black", linewidth=0.6)
     n = get_space(space).size if stem == space else int(stem.rsplit("_", 1)[1])
     which = "whole space" if n == get_space(space).size else (
@@ -162,10 +169,11 @@ def main() -> None:
     run.add_argument("--datasets", nargs="+", default=None, help="default: each space's own datasets")
     run.add_argument("--archs", default="all", help="all, or a count N (the first N of the fixed random order)")
     run.add_argument("--workers", type=int, default=None)
+    run.add_argument("--label-based", action="store_true", help="add the main-pass baselines: " + ", ".join(LABEL_BASELINES))
     sub.add_parser("check")
     args = parser.parse_args()
     if args.command == "compute":
-        compute(args.spaces, args.datasets, args.archs, args.workers)
+        compute(args.spaces, args.datasets, args.archs, args.workers, args.label_based)
     else:
         check()
 

@@ -20,7 +20,7 @@ import pandas as pd
 from greenmachine.benchmark import load_benchmark
 from greenmachine.finite import finite_in_order
 from greenmachine.metrics import kendall, spearman
-from greenmachine.proxies import SHIPPED
+from greenmachine.proxies import DISCOVERED
 from greenmachine.proxies.provenance import searched_targets
 from greenmachine.spaces import all_spaces, get_space
 
@@ -48,7 +48,7 @@ def table_rows(results: Path = RESULTS) -> pd.DataFrame:
         for dataset, group in frame.groupby("dataset", sort=False):
             accuracy = load_benchmark(space).accuracies(dataset)[group.arch_index.to_numpy()]
             target = f"{space}/{dataset}"
-            for name in (n for n in SHIPPED if n in group.columns):  # tables written before a proxy shipped lack it
+            for name in (n for n in DISCOVERED if n in group.columns):  # tables written before a proxy shipped lack it
                 scores = finite_in_order(group[name].to_numpy())
                 rows.append({"proxy": name, "target": target, "archs": len(group), "arch_set": arch_set(stem, space),
                              "kendall": round(kendall(scores, accuracy), 4),
@@ -61,7 +61,7 @@ def main() -> None:
     kept = pd.read_csv(FILE) if FILE.exists() else pd.DataFrame(columns=COLUMNS)
     kept = kept[kept.source.str.startswith("search ")]
     frame = pd.concat([table_rows(), kept])[COLUMNS].astype({"archs": "Int64"})
-    order = {name: i for i, name in enumerate(SHIPPED)}
+    order = {name: i for i, name in enumerate(DISCOVERED)}
     frame = frame.sort_values(["proxy", "source", "target"], key=lambda c: c.map(order) if c.name == "proxy" else c,
                               kind="stable")
     frame.to_csv(FILE, index=False)

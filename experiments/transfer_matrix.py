@@ -6,13 +6,17 @@ Reads only the committed per-arch score tables and the benchmarks' accuracies, s
 statistics. Each proxy's cell comes from the largest table of the space that has the proxy's column:
 the whole space (`experiments/results/scores_<space>.csv.xz`) where it was scored there, else the
 largest `scores_<space>_<N>.csv.xz` (the first N archs of the fixed random order); a cell measured
-on fewer archs than its column's header shows its arch count. Writes `transfer_matrix.csv` (one row per proxy and target), `transfer_matrix.md`
-(the table) and `transfer_matrix.png` (the heat map) into experiments/results, and prints the table.
+on fewer archs than its column's header shows its arch count. Writes `transfer_matrix.csv` (one row
+per proxy and target), `transfer_matrix.md` (the table), `transfer_matrix.png` (the heat map) and
+`transfer_goals.md` into experiments/results, and prints the tables.
 
 A cell is *searched* when the search that found the proxy evolved on that target (its module records
 the targets: `greenmachine.proxies.provenance`), else *unseen*; baselines were found by no search.
-A proxy without a column in a table (the label-based baselines, which need the main pass that the
-lean tables do not run) is n/a there.
+A proxy without a column in any table of a space (grasp and swap, whose passes were not run) is n/a there.
+
+Matrix cells of different proxies may come from different tables. The goals of issue 15 compare
+proxies on the same archs: `transfer_goals.md` gives, per target, gm_transfer's tau and every
+baseline's on the one table that holds them all (`same_arch_goals`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from greenmachine.benchmark import load_benchmark
 from greenmachine.finite import finite_in_order
 from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall
-from greenmachine.proxies import PROXIES, SHIPPED
+from greenmachine.proxies import DISCOVERED, NATS_CELLS, PROXIES
 from greenmachine.proxies.provenance import searched_targets
 
 RESULTS = Path(__file__).parent / "results"
@@ -71,9 +75,9 @@ def tables_of(space: str, results: Path = RESULTS) -> list[Path]:
 
 
 def proxy_rows(tables: list[pd.DataFrame]) -> list[str]:
-    """Return the matrix's rows: shipped proxies, then every other proxy in a table, then every other baseline."""
+    """Return the matrix's rows: discovered proxies (shipped, then NATS-cell), other proxies in a table, other baselines."""
     in_tables = [c for frame in tables for c in frame.columns if c not in ("arch_index", "dataset")]
-    return list(dict.fromkeys([*SHIPPED, *in_tables, *PROXIES.names()]))
+    return list(dict.fromkeys([*DISCOVERED, *in_tables, *PROXIES.names()]))
 
 
 def transfer_cells(results: Path = RESULTS) -> list[Cell]:
@@ -118,12 +122,47 @@ def markdown(cells: list[Cell]) -> str:
         unseen = [c.kendall for c in row if not c.searched]
         mean_all = "n/a" if any(np.isnan(taus)) else f"{np.mean(taus):.3f}"
         mean_unseen = "n/a" if any(np.isnan(unseen)) else f"{np.mean(unseen):.3f}"
-        rows.append([proxy, *shown, mean_all, mean_unseen])
+        rows.append([f"{proxy} (NATS cells only)" if proxy in NATS_CELLS else proxy, *shown, mean_all, mean_unseen])
     sources = sorted({f"{c.target}: {c.table} ({c.archs:,} archs)" for c in cells if not np.isnan(c.kendall)})
     return "\n".join([markdown_table(header, rows), "", "S = searched: the search that found the proxy evolved on a sample of this target. "
                               "n/a = not in the committed tables, which hold the lean statistics only "
-                              "(these proxies read labels, weight gradients or their own passes; not computed here).",
+                              "(these proxies read labels, weight gradients or their own passes; not computed here). "
+                              "NATS cells only: multiplies by a NATS graph count, not shipped for other networks.",
                               "Tables: " + "; ".join(sources)])
+
+
+def same_arch_goals(proxy: str = "gm_transfer", results: Path = RESULTS) -> pd.DataFrame:
+    """Return, per target, `proxy`'s Kendall tau beside the best baseline's on the same archs.
+
+    Each target is read from the largest table of its space that has `proxy`'s column and the most
+    baseline columns. Columns: target, archs, table, searched, proxy, tau, best_baseline, baseline_tau,
+    margin (tau - baseline_tau), runner_up (the second-best baseline and its tau).
+    """
+    searched = set(searched_targets(proxy))
+    rows = []
+    for space, dataset in TARGETS:
+        frames = [(p.name, pd.read_csv(p)) for p in tables_of(space, results)]
+        frames = [(n, f) for n, f in frames if proxy in f.columns]
+        name, frame = max(frames, key=lambda nf: sum(c in PROXIES.names() for c in nf[1].columns))
+        group = frame[frame.dataset == dataset]
+        accuracy = load_benchmark(space).accuracies(dataset)[group.arch_index.to_numpy()]
+        tau = {c: kendall(finite_in_order(group[c].to_numpy()), accuracy) for c in group.columns
+               if c in PROXIES.names() and "baseline" in PROXIES[c].tags or c == proxy}
+        ranked = sorted((c for c in tau if c != proxy), key=lambda c: -tau[c])
+        rows.append({"target": f"{space}/{dataset}", "archs": len(group), "table": name,
+                     "searched": f"{space}/{dataset}" in searched, "proxy": proxy, "tau": tau[proxy],
+                     "best_baseline": ranked[0], "baseline_tau": tau[ranked[0]], "margin": tau[proxy] - tau[ranked[0]],
+                     "runner_up": f"{ranked[1]} {tau[ranked[1]]:.3f}"})
+    return pd.DataFrame(rows)
+
+
+def goals_markdown(goals: pd.DataFrame) -> str:
+    """Return the same-arch goal table as Markdown (searched targets marked S)."""
+    proxy = goals.proxy.iloc[0]
+    rows = [[f"{SHORT[r.target.split('/')[0]]} {r.target.split('/')[1]}" + (" S" if r.searched else ""), f"{r.archs:,}",
+             f"{r.tau:.3f}", f"{r.best_baseline} {r.baseline_tau:.3f}", f"{r.margin:+.3f}", r.runner_up]
+            for r in goals.itertuples()]
+    return markdown_table(["target", "archs", proxy, "best baseline", "margin", "second baseline"], rows)
 
 
 def plot(cells: list[Cell], path: Path) -> Path:
@@ -173,6 +212,9 @@ def main() -> None:
     (args.results / "transfer_matrix.md").write_text(text + "\n")
     print(text)
     print(f"wrote {plot(cells, args.results / 'transfer_matrix.png')}")
+    goals = goals_markdown(same_arch_goals(results=args.results))
+    (args.results / "transfer_goals.md").write_text(goals + "\n")
+    print(goals)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from greenmachine.config import ProbeConfig
 from greenmachine.finite import finite_in_order
 from greenmachine.markdown import markdown_table
 from greenmachine.metrics import kendall
-from greenmachine.proxies import SHIPPED
+from greenmachine.proxies import DISCOVERED
 
 SPACE = "transnas_micro"
 # Label-free proxies of the lean passes (no labels, no backward through a loss).
@@ -44,7 +44,7 @@ def main() -> None:
     for resolution in (args.low, args.high):
         probe_config = ProbeConfig(resolution=resolution)
         start = time.perf_counter()
-        scored[resolution] = score_archs([*LABEL_FREE, *SHIPPED], SPACE, args.dataset, archs, "lean", probe_config,
+        scored[resolution] = score_archs([*LABEL_FREE, *DISCOVERED], SPACE, args.dataset, archs, "lean", probe_config,
                                          Compute(workers=args.workers))
         seconds[resolution] = scored[resolution].seconds / max(1, len(scored[resolution].archs))
         print(f"{args.dataset} at {resolution}x{resolution}: {len(scored[resolution].archs)} archs, "
@@ -59,7 +59,7 @@ def main() -> None:
     print(f"\n{len(common)} archs scored at both; Gaussian-noise probe, batch {probe_config.batch_size}, "
           f"seed {probe_config.seed}\n")
     rows = []
-    for name in [*LABEL_FREE, *SHIPPED]:
+    for name in [*LABEL_FREE, *DISCOVERED]:
         low, high = on_common(args.low, name), on_common(args.high, name)
         rows.append([name, f"{kendall(low, high):.3f}", f"{kendall(low, accuracy):.3f}", f"{kendall(high, accuracy):.3f}"])
     print(markdown_table(["proxy", f"tau {args.low} vs {args.high}", f"tau vs accuracy at {args.low}",

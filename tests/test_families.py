@@ -17,7 +17,7 @@ from torch import nn
 
 import greenmachine as gm
 from greenmachine.commands import statistic_names
-from greenmachine.proxies import PROXIES, SHIPPED
+from greenmachine.proxies import DISCOVERED, NATS_CELLS, PROXIES, SHIPPED
 from greenmachine.statistics import compute_statistics
 from greenmachine.statistics.core import tagged
 
@@ -89,35 +89,20 @@ def family_probe() -> gm.Probe:
 
 
 @pytest.fixture(scope="module")
-def shipped_scores() -> dict[str, dict[str, list[float]]]:
-    """Return family -> shipped proxy -> its score of each member (through greenmachine.score)."""
+def discovered_scores() -> dict[str, dict[str, list[float]]]:
+    """Return family -> discovered proxy -> its score of each member (through greenmachine.score)."""
     probe = family_probe()
     scores: dict[str, dict[str, list[float]]] = {}
     for family in FAMILIES:
         for width, depth in MEMBERS:
-            for name, value in gm.score(network(family, width, depth), probe, proxies=list(SHIPPED)).items():
+            for name, value in gm.score(network(family, width, depth), probe, proxies=list(DISCOVERED)).items():
                 scores.setdefault(family, {}).setdefault(name, []).append(value)
     return scores
 
 
-# Shipped proxies that multiply by a graph count: only a new search can change that (issue 15, gm_transfer).
-MULTIPLIES_BY_A_COUNT = {
-    "gm_general": "multiplies by `merges`: 0 on every network without residual additions",
-    "gm_tss": "multiplies by `merges - path_convs_min`: 0 wherever the two are equal (ResNets of two blocks here)",
-}
-FAILS_ON = {("gm_general", "plain"), ("gm_tss", "residual")}  # measured: the (proxy, family) pairs that tie
-
-
-def _cases():
-    for name, family in itertools.product(SHIPPED, FAMILIES):
-        marks = [pytest.mark.xfail(strict=True, reason=f"{name} {MULTIPLIES_BY_A_COUNT[name]}; needs a new search")] \
-            if (name, family) in FAILS_ON else []
-        yield pytest.param(name, family, marks=marks, id=f"{name}-{family}")
-
-
-@pytest.mark.parametrize(("name", "family"), list(_cases()))
-def test_a_shipped_proxy_scores_every_member_of_a_family_finitely_and_differently(shipped_scores, name, family):
-    scores = np.asarray(shipped_scores[family][name])
+@pytest.mark.parametrize(("name", "family"), list(itertools.product(SHIPPED, FAMILIES)), ids="-".join)
+def test_a_shipped_proxy_scores_every_member_of_a_family_finitely_and_differently(discovered_scores, name, family):
+    scores = np.asarray(discovered_scores[family][name])
     assert np.isfinite(scores).all(), f"{name} on {family}: {scores}"
     assert len(np.unique(scores)) == len(MEMBERS), f"{name} ties on {family}: {scores}"
 
@@ -140,7 +125,6 @@ def _count_factors(expression: str) -> list[str]:
             and getattr(call.func, "id", "") in ("mul", "safe_div") for arg in call.args if only_counts(arg)]
 
 
-
 def test_count_factors_are_found_in_products_and_quotients_only():
     assert _count_factors("mul(a, sub(merges, path_convs_min))") == ["sub(merges, path_convs_min)"]
     assert _count_factors("safe_div(synflow, log_paths)") == ["log_paths"]
@@ -149,18 +133,24 @@ def test_count_factors_are_found_in_products_and_quotients_only():
     assert _count_factors("mul(sub(synflow, merges), zen)") == []  # mixed with a statistic of any network
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.xfail(
-    strict=True, reason=f"{n} {MULTIPLIES_BY_A_COUNT[n]}; needs a new search")] if n in MULTIPLIES_BY_A_COUNT else [])
-    for n in SHIPPED])
+@pytest.mark.parametrize("name", SHIPPED)
 def test_no_shipped_proxy_multiplies_by_a_graph_count(name):
     expression = import_module(f"greenmachine.proxies.{name}").EXPRESSION
     assert _count_factors(expression) == [], f"{name} multiplies by {_count_factors(expression)}"
 
 
+@pytest.mark.parametrize("name", NATS_CELLS)
+def test_a_nats_cell_proxy_multiplies_by_a_graph_count_and_ties_on_a_family(discovered_scores, name):
+    """Why NATS_CELLS are not shipped: each multiplies by a graph count and ties over some family (0 there)."""
+    assert _count_factors(import_module(f"greenmachine.proxies.{name}").EXPRESSION)
+    tied = [f for f in FAMILIES if len(np.unique(discovered_scores[f][name])) < len(MEMBERS)]
+    assert tied, f"{name} ranks every family without ties: it could ship"
+
+
 def test_every_statistic_but_the_graph_counts_is_finite_and_varies_on_every_family():
     probe = family_probe()
     names = [n for n in statistic_names("lean") if n not in tagged("graph_count")]
-    options = PROXIES["gm_tss"].options  # the shipped proxies' pass settings
+    options = PROXIES["gm_transfer"].options  # the shipped proxies' pass settings
     for family in FAMILIES:
         values: dict[str, list[tuple[float, ...]]] = {n: [] for n in names}
         for width, depth in MEMBERS:

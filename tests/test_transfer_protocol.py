@@ -85,7 +85,6 @@ def test_mlflow_logs_the_picks_mean_tau_on_the_unseen_targets(tmp_path):
     assert logged["unseen_tau"] == pytest.approx(0.1)  # proxy_2's, not the best found proxy's (proxy_1: 0.2)
 
 
-
 def test_the_transfer_experiment_searches_nats_and_leaves_the_other_spaces_unseen():
     with initialize_config_dir(config_dir=str(CONF), version_base=None):
         cfg = compose("search", overrides=["experiment=transfer"])
@@ -95,6 +94,18 @@ def test_the_transfer_experiment_searches_nats_and_leaves_the_other_spaces_unsee
     assert [f"{t.space}/{t.dataset}" for t in unseen] == [
         "nas_bench_macro/cifar10", "transnas_micro/class_scene", "transnas_micro/class_object", "nasbench101/cifar10"]
     assert cfg.gp.fitness == "mean_kendall" and cfg.sampling.strategy == "random"
+    assert list(cfg.gp.terminals) == [n for n in statistic_names("lean") if n not in tagged("graph_count")]
+
+
+def test_the_tss_transfer_experiment_searches_tss_only_and_leaves_every_other_target_unseen():
+    """experiment=transfer_tss: the graph-count-free TSS search (measured, not shipped: docs/transfer.md)."""
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        cfg = compose("search", overrides=["experiment=transfer_tss"])
+    settings = settings_of(cfg)
+    searched = [f"{t.space}/{t.dataset}" for t in settings.targets()]
+    assert searched == ["nats_tss/cifar10", "nats_tss/cifar100", "nats_tss/ImageNet16-120"]
+    assert len(settings.unseen_targets()) == 7 and not {t.space for t in settings.unseen_targets()} & {"nats_tss"}
+    assert cfg.gp.fitness == "min_kendall" and cfg.evaluation_size == 500
     assert list(cfg.gp.terminals) == [n for n in statistic_names("lean") if n not in tagged("graph_count")]
 
 

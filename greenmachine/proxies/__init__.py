@@ -18,9 +18,15 @@ from greenmachine.statistics.core import labelled
 from greenmachine.statistics.engine import network_tables
 
 
-# Proxies greenmachine discovered and ships: modules of this package written by `greenmachine export`.
-SHIPPED: tuple[str, ...] = ("gm_tss", "gm_sss", "gm_general", "gm_sss_cifar10", "gm_sss_cifar100", "gm_transfer")
-for _name in SHIPPED:
+# Proxies greenmachine discovered, each a module of this package written by `greenmachine export`.
+# SHIPPED: they score any CNN (finite, untied and not multiplied by a graph count on plain, residual and
+# inverted-residual nets: tests/test_families.py). NATS_CELLS: earlier searches' formulas that multiply by
+# NATS-cell graph counts (0 or reversed on other networks); registered so the NATS results, tables and
+# ensembles that read them reproduce, not shipped for other networks.
+SHIPPED: tuple[str, ...] = ("gm_sss", "gm_sss_cifar10", "gm_sss_cifar100", "gm_transfer")
+NATS_CELLS: tuple[str, ...] = ("gm_tss_cells", "gm_general_cells")
+DISCOVERED: tuple[str, ...] = (*SHIPPED, *NATS_CELLS)
+for _name in DISCOVERED:
     _module = import_module(f"greenmachine.proxies.{_name}")
     register_proxy(expression_proxy(_module.NAME, _module.EXPRESSION, _module.STATISTICS,
                                     (_module.__doc__ or "").strip().splitlines()[0], _module.OPTIONS))
@@ -60,4 +66,4 @@ def score(net: nn.Module, probe: Probe | torch.Tensor | tuple[torch.Tensor, torc
     return {name: float(PROXIES[name].evaluate(table)[0]) for name, table in zip(proxies, tables, strict=True)}
 
 
-__all__ = ["PROXIES", "SHIPPED", "Proxy", "proxy_statistics", "register_proxy", "score"]
+__all__ = ["DISCOVERED", "NATS_CELLS", "PROXIES", "SHIPPED", "Proxy", "proxy_statistics", "register_proxy", "score"]

@@ -245,7 +245,7 @@ def test_the_worked_example_runs_every_command(tmp_path):
         return result.stdout
 
     assert "18 archs computed" in run("cache", "archs=all", *common)
-    league = run("evaluate", "archs=all", "proxies=[synflow,meco_opt,params,gm_general]", "tracking=none",
+    league = run("evaluate", "archs=all", "proxies=[synflow,meco_opt,params,gm_general_cells]", "tracking=none",
                  f"hydra.run.dir={tmp_path / 'evaluate'}", *common)
     assert "tiny_cnn cifar10 (test, 15 epochs), 18 archs (all)" in league and "| params |" in league
     found = run("search", "sampling.n=8", "sampling.holdout_n=4", "gp.population=20", "gp.generations=2",

@@ -1,4 +1,4 @@
-"""gm_tss: a zero-cost proxy discovered by greenmachine (larger score = predicted better).
+"""gm_tss_cells: a zero-cost proxy for NATS cells only, discovered by greenmachine (larger score = predicted better).
 
 Formula (sum_l, mean_l, ... reduce over a network's weighted layers, in forward order):
     (((0.7 - path_convs_min) + az_expressivity) * ((((((az_expressivity - path_convs_min) *
@@ -22,13 +22,14 @@ nas_bench_macro/cifar10 -0.675, transnas_micro/class_scene 0.611,
 transnas_micro/class_object 0.494, nasbench101/cifar10 -0.093. Every measured number,
 with its table: experiments/results/shipped_proxies.csv; the transfer matrix: docs/transfer.md.
 
-Not for every network: it multiplies by `merges - path_convs_min` (NATS-cell graph counts), so it
-scores 0 where the two are equal (a ResNet of two blocks) and ranks plain CNNs backwards
-(docs/transfer.md).
+For NATS cells only (greenmachine.proxies.NATS_CELLS; shipped as `gm_tss` until issue 15): it
+multiplies by `merges - path_convs_min` (NATS-cell graph counts), so it scores 0 where the two are
+equal (a ResNet of two blocks) and ranks plain CNNs backwards (docs/transfer.md). Its graph-count-free
+successor, searched on the same targets, is `gm_tss`.
 
 Cost per arch: 0.36 s on TSS, 0.27 s on SSS (cifar10, batch-64 probe): the recorded
 wall time of the statistics passes it reads, one CPU thread per worker on a shared 2-core machine
-(`greenmachine evaluate experiment=league space=<space> proxies=[gm_tss]`); no energy counter there.
+(`greenmachine evaluate experiment=league space=<space> proxies=[gm_tss_cells]`); no energy counter there.
 
 Statistics read: az_expressivity, az_trainability, entropy_change_layer, flops, l2_norm, layer_flops, meco_opt, merges, path_convs_min, synflow.
 """
@@ -38,7 +39,7 @@ from __future__ import annotations
 from greenmachine.proxies.expression import score_network
 from greenmachine.statistics import StatisticsOptions
 
-NAME = 'gm_tss'
+NAME = 'gm_tss_cells'
 EXPRESSION = 'mul(mul(add(sub(const(0.7), path_convs_min), az_expressivity), mul(mul(mul(mul(mul(sub(az_expressivity, path_convs_min), az_expressivity), meco_opt), mul(std_layers(layer_flops, mask), synflow)), last_layer(safe_exp(entropy_change_layer), mask)), mul(mul(sub(merges, path_convs_min), az_expressivity), mul(az_expressivity, synflow)))), sub(add(safe_sqrt(mul(synflow, mul(az_expressivity, sub(synflow, safe_div(l2_norm, az_trainability))))), flops), path_convs_min))'
 STATISTICS = ('az_expressivity', 'az_trainability', 'entropy_change_layer', 'flops', 'l2_norm', 'layer_flops', 'meco_opt', 'merges', 'path_convs_min', 'synflow')
 PROBE_SEED = 0

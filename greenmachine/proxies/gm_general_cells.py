@@ -1,4 +1,4 @@
-"""gm_general: a zero-cost proxy discovered by greenmachine (larger score = predicted better).
+"""gm_general_cells: a zero-cost proxy for NATS cells only, discovered by greenmachine (larger score = predicted better).
 
 Formula (sum_l, mean_l, ... reduce over a network's weighted layers, in forward order):
     ((az_expressivity * az_expressivity) * (synflow^2 * sum_l(l/L * ((weight_norm_layer *
@@ -22,12 +22,13 @@ nas_bench_macro/cifar10 0.428, transnas_micro/class_scene 0.567,
 transnas_micro/class_object 0.424, nasbench101/cifar10 0.389. Every measured number,
 with its table: experiments/results/shipped_proxies.csv; the transfer matrix: docs/transfer.md.
 
-Not for every network: it multiplies by `merges`, so it scores every network without residual
-additions 0 (docs/transfer.md).
+For NATS cells only (greenmachine.proxies.NATS_CELLS; shipped as `gm_general` until issue 15): it
+multiplies by `merges`, so it scores every network without residual additions 0 (docs/transfer.md).
+Its graph-count-free successor, searched on the same targets, is `gm_transfer`.
 
 Cost per arch: 0.29 s on TSS, 0.22 s on SSS (cifar10, batch-64 probe): the recorded
 wall time of the statistics passes it reads, one CPU thread per worker on a shared 2-core machine
-(`greenmachine evaluate experiment=league space=<space> proxies=[gm_general]`); no energy counter there.
+(`greenmachine evaluate experiment=league space=<space> proxies=[gm_general_cells]`); no energy counter there.
 
 Statistics read: az_expressivity, l2_norm, layer_position, merges, path_convs_min, synflow, weight_norm_layer.
 """
@@ -37,7 +38,7 @@ from __future__ import annotations
 from greenmachine.proxies.expression import score_network
 from greenmachine.statistics import StatisticsOptions
 
-NAME = 'gm_general'
+NAME = 'gm_general_cells'
 EXPRESSION = 'mul(mul(mul(az_expressivity, az_expressivity), mul(square(synflow), depth_weighted_sum(mul(mul(weight_norm_layer, sub(az_expressivity, path_convs_min)), az_expressivity), mask))), depth_weighted_sum(mul(mul(safe_div(mul(weight_norm_layer, az_expressivity), l2_norm), min_layers(layer_position, mask)), depth_weighted_sum(mul(mul(mul(safe_div(mul(weight_norm_layer, az_expressivity), l2_norm), min_layers(layer_position, mask)), merges), depth_weighted_sum(weight_norm_layer, mask)), mask)), mask))'
 STATISTICS = ('az_expressivity', 'l2_norm', 'layer_position', 'merges', 'path_convs_min', 'synflow', 'weight_norm_layer')
 PROBE_SEED = 0
