@@ -39,8 +39,8 @@ TABLE = ".csv.xz"  # xz keeps a whole space's three datasets (~100,000 rows) und
 CONF = Path(__file__).resolve().parents[1] / "conf"
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")  # the NATS datasets, in the tables' order
 LEAN_BASELINES = ("meco", "meco_opt", "az_nas", "synflow", "zen", "l2_norm", "params", "flops")
-# Baselines of the main pass (labels, weight and input gradients, ReLU codes): about 0.2-8 s per arch more
-# here, so written only with --label-based (on the 500-arch holdouts of the transfer matrix).
+# Baselines of the main pass (labels, weight and input gradients, ReLU codes): with them a table cost 0.3-6.5 s
+# of statistics per arch here, so they are written only with --label-based (the transfer matrix's 500-arch tables).
 LABEL_BASELINES = ("snip", "grad_norm", "fisher", "zico", "plain", "jacov", "nwot")
 # Best published training-free Kendall tau over a whole space (each space's `published`, from ANCHORS.md).
 TRAINING_FREE = ("VKDNW_agg", "EZNAS")
